@@ -1,0 +1,145 @@
+/* config.h - the configuration file (libconfig), loaded and validated once.
+ *
+ * Validation has two passes: libconfig's syntax check (with the line
+ * number), then meaning: every setting is looked up in one key table
+ * (m2s_config_keys), unknown keys, wrong types and bad values are problems
+ * "line N: ...". Only this module knows libconfig; the struct below holds
+ * plain copies, owned by the m2s_config and released by m2s_config_free.
+ *
+ * The access key is read from bird.access_key_file (refused when group- or
+ * world-readable) or bird.access_key. It is held only in cfg->access_key and
+ * never printed, logged or put on a command line.
+ */
+#ifndef M2S_CONFIG_H
+#define M2S_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "util.h"
+
+typedef enum { M2S_TOO_LONG_TRUNCATE, M2S_TOO_LONG_REJECT } m2s_on_too_long;
+typedef enum { M2S_PREFER_AUTO, M2S_PREFER_PLAIN, M2S_PREFER_HTML } m2s_prefer;
+typedef enum { M2S_STORE_BIRD, M2S_STORE_DIRECTORY } m2s_store_kind;
+typedef enum { M2S_MMS_AUTO, M2S_MMS_ON, M2S_MMS_OFF } m2s_mms_mode;
+typedef enum { M2S_NON_MMS_LINKS, M2S_NON_MMS_DROP } m2s_non_mms;
+typedef enum { M2S_TOO_LARGE_NOTE, M2S_TOO_LARGE_REJECT } m2s_on_too_large;
+typedef enum { M2S_PRESIGN_CHANNEL, M2S_PRESIGN_WORKSPACE } m2s_presign_path;
+typedef enum { M2S_EXCEED_DEFER, M2S_EXCEED_DROP } m2s_on_exceed;
+typedef enum { M2S_SENDER_CHECK_BOTH, M2S_SENDER_CHECK_ENVELOPE, M2S_SENDER_CHECK_HEADER } m2s_sender_check;
+
+/* A Bird template: sent as "template" instead of a "body". parameters are
+ * key/value pairs whose values may hold {subject}, {body}, {from}, {from_name}. */
+typedef struct m2s_template {
+    char *project_id;
+    char *version;          /* default "latest" */
+    char *locale;           /* default "en" */
+    m2s_strv param_keys;
+    m2s_strv param_values;  /* same length as param_keys */
+} m2s_template;
+
+typedef struct m2s_alias {
+    char *name;             /* as written; matched case-insensitively */
+    m2s_strv numbers;       /* as written; normalised by route */
+    char *format;           /* NULL = message.format */
+    m2s_template *tmpl;     /* NULL = message.template */
+} m2s_alias;
+
+typedef struct m2s_config {
+    char *path;                     /* the file that was loaded */
+
+    /* bird */
+    char *api_url;                  /* no trailing '/' */
+    char *workspace_id;
+    char *channel_id;
+    char *access_key_file;
+    char *access_key;               /* SECRET: never print */
+    char *ca_file;                  /* NULL = system CA store */
+    long timeout;                   /* seconds per HTTP request, default 20 */
+    long connect_timeout;           /* default 10 */
+    long concurrency;               /* parallel requests, default 8 */
+    double max_rate;                /* requests per second, default 50 */
+
+    /* recipients */
+    char *default_country;          /* digits, NULL = none */
+    m2s_strv allowed_prefixes;      /* "+31"...; empty = all */
+    m2s_alias *aliases;
+    size_t n_aliases;
+
+    /* senders */
+    m2s_strv senders_allowed;       /* glob patterns; empty = anyone */
+    m2s_sender_check sender_check;
+    bool allow_null_sender;         /* default false when senders.allowed is set */
+    char *sender_token;             /* SECRET-ish: never logged */
+    m2s_strv senders_trusted;       /* may set X-SMS-* options */
+
+    /* message */
+    char *format;                   /* default "{subject}: {body}" */
+    long max_parts;                 /* default 3, 1..10 */
+    m2s_on_too_long on_too_long;
+    m2s_prefer prefer;
+    bool strip_signature;           /* default true */
+    bool strip_quotes;              /* default true */
+    bool collapse_blank;            /* default true */
+    bool transliterate;             /* default true */
+    m2s_strv strip_patterns;        /* POSIX EREs, validated at load */
+    m2s_strv tags;                  /* validated by Bird's tag rules */
+    long validity;                  /* seconds, 0 = unset */
+    m2s_template *tmpl;             /* NULL = send a body */
+
+    /* media */
+    m2s_store_kind media_store;
+    m2s_mms_mode mms;
+    m2s_non_mms non_mms;
+    char *media_directory;
+    char *media_base_url;
+    int64_t media_max_bytes;        /* per item */
+    int64_t media_max_total_bytes;  /* per message */
+    m2s_on_too_large on_too_large;
+    m2s_presign_path presign_path;
+
+    /* limits */
+    long per_number_per_hour;       /* 0 = unlimited */
+    long per_sender_per_hour;       /* 0 = unlimited */
+    m2s_on_exceed on_exceed;
+    int64_t max_message_bytes;      /* default 30 MiB */
+    long max_mime_depth;            /* default 20 */
+    long max_mime_parts;            /* default 500 */
+
+    /* state */
+    char *state_dir;                /* default LOCALSTATEDIR "/lib/mail2sms" */
+    long retention_days;            /* default 30 */
+
+    long deadline;                  /* seconds for the whole run, default 120 */
+} m2s_config;
+
+/* The default configuration file: SYSCONFDIR "/mail2sms/mail2sms.conf". */
+const char *m2s_config_default_path(void);
+
+/* Load and validate path. Returns a config (caller frees) when it is usable;
+ * otherwise NULL, with one line per problem added to *problems (each line
+ * "FILE:LINE: text" where the line is known). problems may be NULL. */
+m2s_config *m2s_config_load(const char *path, m2s_strv *problems);
+
+/* Load from a string (for tests); name is used in problem lines. */
+m2s_config *m2s_config_load_string(const char *text, const char *name,
+                                   m2s_strv *problems);
+
+void m2s_config_free(m2s_config *cfg);
+
+/* Print the --check-config summary (endpoint, channel, aliases, limits).
+ * Never prints the access key or the sender token. */
+void m2s_config_summary(const m2s_config *cfg, FILE *out);
+
+/* Find an alias by name, case-insensitively; NULL if none. Borrowed. */
+const m2s_alias *m2s_config_alias(const m2s_config *cfg, const char *name);
+
+/* Every key the program accepts, for documentation checks. Names use '*'
+ * for a free name: "recipients.aliases.*". Static storage. */
+typedef struct m2s_key_info {
+    const char *name;
+    const char *type;       /* "string", "integer", "number", "boolean", "list", "group", "alias", "string|boolean" */
+} m2s_key_info;
+const m2s_key_info *m2s_config_keys(size_t *n);
+
+#endif

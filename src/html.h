@@ -1,0 +1,23 @@
+/* html.h - HTML to readable plain text with libxml2's HTML parser.
+ *
+ * <head>, <style>, <script> and comments are dropped; block elements and
+ * <br> become line breaks; <li> becomes a "- " line; table rows become
+ * lines with non-empty cells joined by " | "; links become "text (url)"
+ * unless the text is the URL (mailto: and javascript: targets are
+ * dropped); tracking-pixel images vanish, other images give their alt
+ * text; entities are decoded; whitespace is collapsed.
+ */
+#ifndef M2S_HTML_H
+#define M2S_HTML_H
+
+#include <stddef.h>
+
+/* Convert len bytes of UTF-8 HTML. Returns new UTF-8 text (caller frees),
+ * never NULL ("" for nothing readable). */
+char *m2s_html_to_text(const char *html, size_t len);
+
+/* True when a text/plain alternative is only "view this in a browser"
+ * boilerplate: short and says nothing beyond such phrases. */
+int m2s_text_is_boilerplate(const char *text);
+
+#endif

@@ -1,0 +1,19 @@
+/* log.h - syslog (facility mail, ident "mail2sms"), plus standard error
+ * with -v. Lines follow Postfix's style:
+ *   QUEUEID: to=<addr>, number=+31..., status=sent, id=..., parts=2
+ * Nothing passed here may contain the access key; callers never pass it.
+ */
+#ifndef M2S_LOG_H
+#define M2S_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+/* queue_id is copied; NULL or "" logs "NOQUEUE". */
+void m2s_log_open(const char *queue_id, bool verbose);
+void m2s_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Debug detail: only written when verbose (to stderr and syslog LOG_DEBUG). */
+void m2s_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void m2s_log_close(void);
+
+#endif

@@ -1,0 +1,59 @@
+/* text.h - turning body text into an SMS that reads well on a phone and
+ * costs as little as it can: tidying, GSM-7 / UCS-2 counting,
+ * transliteration and truncation.
+ *
+ * All strings in and out are UTF-8. Every returned string is new and
+ * owned by the caller.
+ */
+#ifndef M2S_TEXT_H
+#define M2S_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "util.h"
+
+typedef struct m2s_tidy_opts {
+    bool strip_signature;       /* cut at a line "-- " (or "--") */
+    bool strip_quotes;          /* drop ">" lines and the "On ... wrote:" line before them */
+    bool collapse_blank;        /* runs of blank lines become one */
+    const m2s_strv *strip;      /* POSIX EREs: matching lines are removed; may be NULL */
+} m2s_tidy_opts;
+
+/* Tidy body text: normalise line ends, apply opts, trim trailing space on
+ * each line and leading/trailing blank lines. */
+char *m2s_text_tidy(const char *in, const m2s_tidy_opts *opts);
+
+/* Collapse all whitespace (newlines too) to single spaces and trim:
+ * used for subjects and one-line fields. */
+char *m2s_text_squash(const char *in);
+
+typedef enum { M2S_ENC_GSM7, M2S_ENC_UCS2 } m2s_encoding;
+
+typedef struct m2s_sms_count {
+    m2s_encoding encoding;
+    size_t units;       /* GSM-7 septets (extension chars count 2) or UCS-2 code units (surrogate pairs count 2) */
+    int parts;          /* 1 if units <= 160/70, else ceil(units / 153 or 67); 0 for "" */
+} m2s_sms_count;
+
+void m2s_sms_count_text(const char *utf8, m2s_sms_count *out);
+
+/* True if the code point is in GSM 03.38 basic or extension table;
+ * *septets gets 1 or 2. */
+bool m2s_gsm7_char(unsigned int cp, int *septets);
+
+/* Replace characters outside GSM-7 that have a faithful GSM-7 form (curly
+ * quotes, dashes, ellipsis, special spaces, bullets, accented letters) with
+ * it. Characters with no such form are kept untouched. */
+char *m2s_transliterate(const char *utf8);
+
+/* Hold text to max_parts SMS parts. If it fits, a copy is returned and
+ * *truncated is false. Otherwise it is cut at a word boundary (never inside
+ * a UTF-8 sequence or a surrogate pair / extension escape) and marker is
+ * appended, the marker counted in the budget; *truncated is true. */
+char *m2s_sms_fit(const char *utf8, int max_parts, const char *marker,
+                  bool *truncated);
+
+/* Replace invalid UTF-8 with U+FFFD. */
+char *m2s_utf8_sanitize(const char *in, size_t len);
+
+#endif
