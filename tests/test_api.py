@@ -1,3 +1,418 @@
 #!/usr/bin/env python3
+"""The Bird API conversation: the fake's own checks first, then mail2sms
+against the fake with each fault the API or the network can produce, and
+the exit code and status line the contract (interface.md) asks for."""
+
+import hashlib
+import json
+import os
 import sys
-sys.exit(77)
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ.get("M2S_SRCDIR", os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "tests"))
+from m2stest import *  # noqa: E402,F401,F403
+import m2stest  # noqa: E402
+
+FAKE = FakeBird()
+MSG_PATH = "/workspaces/%s/channels/%s/messages" % (DEFAULT_WORKSPACE, DEFAULT_CHANNEL)
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(method, url, body=None, headers=None):
+    """(status, headers, bytes) of a direct request, errors included."""
+    req = urllib.request.Request(url, data=body, method=method)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with _direct.open(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def post_json(path, obj, key=DEFAULT_KEY):
+    hdr = {"Content-Type": "application/json"}
+    if key is not None:
+        hdr["Authorization"] = "AccessKey " + key
+    return http("POST", FAKE.url + path, json.dumps(obj).encode(), hdr)
+
+
+def multipart(fields, boundary="----m2sTestBoundary7MA4YWxk"):
+    """fields: [(name, value)] with value str or (filename, ctype, bytes)."""
+    out = bytearray()
+    for name, value in fields:
+        out += b"--" + boundary.encode() + b"\r\n"
+        if isinstance(value, tuple):
+            fn, ct, data = value
+            out += ('Content-Disposition: form-data; name="%s"; filename="%s"\r\n'
+                    'Content-Type: %s\r\n\r\n' % (name, fn, ct)).encode()
+            out += data
+        else:
+            out += ('Content-Disposition: form-data; name="%s"\r\n\r\n' % name).encode()
+            out += value.encode()
+        out += b"\r\n"
+    out += b"--" + boundary.encode() + b"--\r\n"
+    return bytes(out), "multipart/form-data; boundary=" + boundary
+
+
+def presign(ct="image/png"):
+    st, _, data = post_json("/workspaces/%s/channels/%s/presigned-upload"
+                            % (DEFAULT_WORKSPACE, DEFAULT_CHANNEL), {"contentType": ct})
+    eq(st, 200, "presign status")
+    return json.loads(data)
+
+
+VALID = {"receiver": {"contacts": [{"identifierKey": "phonenumber",
+                                    "identifierValue": "+31612345678"}]},
+         "body": {"type": "text", "text": {"text": "Disk full: /var at 95%"}},
+         "reference": "<abc@example.com>"}
+
+
+# ---------------------------------------------------------------- the fake itself
+
+@case("fake: bad access key -> 401 Bird RequestError")
+def _():
+    FAKE.reset()
+    st, _, data = post_json(MSG_PATH, VALID, key="wrong-key")
+    eq(st, 401, "status")
+    err = json.loads(data)
+    eq(err.get("code"), "Unauthorized", "code")
+    check(isinstance(err.get("message"), str) and err["message"], "message missing")
+    st, _, _ = post_json(MSG_PATH, VALID, key=None)
+    eq(st, 401, "status without Authorization")
+    eq([r["status"] for r in FAKE.requests()], [401, 401], "recorded statuses")
+
+
+@case("fake: valid message -> 202 ChannelMessage")
+def _():
+    FAKE.reset()
+    st, _, data = post_json(MSG_PATH, VALID)
+    eq(st, 202, "status")
+    m = json.loads(data)
+    for k in ("id", "channelId", "sender", "receiver", "status", "lastStatusAt",
+              "createdAt", "updatedAt", "body"):
+        check(k in m, "reply lacks %s" % k)
+    eq(m["status"], "accepted", "status field")
+    eq(m["reference"], VALID["reference"], "reference echoed")
+    eq(m["receiver"]["contacts"][0]["identifierValue"], "+31612345678", "receiver")
+    eq(len(FAKE.messages()), 1, "messages()")
+    eq(FAKE.messages()[0]["json"], VALID, "recorded json")
+
+
+@case("fake: invalid body -> 422 with details; wrong workspace -> 404; not JSON -> 400")
+def _():
+    FAKE.reset()
+    bad = {"receiver": {"contacts": []}, "body": {"type": "text", "text": {"text": ""}},
+           "subject": "x", "tags": ["bad/tag"]}
+    st, _, data = post_json(MSG_PATH, bad)
+    eq(st, 422, "status")
+    err = json.loads(data)
+    eq(err["code"], "InvalidPayload", "code")
+    for field in ("receiver.contacts", "body.text.text", "subject", "tags.0"):
+        check(field in err["details"], "details lacks %s: %r" % (field, err["details"]))
+        check(isinstance(err["details"][field], list), "details values are lists")
+    both = dict(VALID, template={"projectId": "p", "version": "v", "locale": "en"})
+    eq(post_json(MSG_PATH, both)[0], 422, "body and template together")
+    st, _, data = post_json("/workspaces/other/channels/ch-test/messages", VALID)
+    eq(st, 404, "unknown workspace")
+    eq(json.loads(data)["code"], "NotFound", "404 code")
+    st, _, _ = http("POST", FAKE.url + MSG_PATH, b"{not json",
+                    {"Content-Type": "application/json",
+                     "Authorization": "AccessKey " + DEFAULT_KEY})
+    eq(st, 400, "body not JSON")
+    st, _, _ = http("POST", FAKE.url + MSG_PATH, json.dumps(VALID).encode(),
+                    {"Content-Type": "text/plain", "Authorization": "AccessKey " + DEFAULT_KEY})
+    eq(st, 400, "wrong content type")
+    eq(FAKE.messages(), [], "nothing accepted")
+
+
+@case("fake: presign + upload (fields in order, file last) -> 204, GET /_media returns bytes")
+def _():
+    FAKE.reset()
+    ps = presign("image/png")
+    for k in ("mediaUrl", "uploadUrl", "uploadMethod", "uploadFormData"):
+        check(k in ps, "presign lacks %s" % k)
+    eq(ps["uploadMethod"], "POST", "uploadMethod")
+    data = bytes(range(256)) * 40 + b"\r\n--not-a-boundary\r\n"
+    fields = list(ps["uploadFormData"].items()) + [("file", ("pic.png", "image/png", data))]
+    body, ct = multipart(fields)
+    st, _, _ = http("POST", ps["uploadUrl"], body, {"Content-Type": ct})
+    eq(st, 204, "upload status")
+    eq(FAKE.media(ps["mediaUrl"]), data, "stored bytes")
+    up = [r for r in FAKE.requests() if r["path"].startswith("/_upload/")][0]
+    eq(up["field_order"], [f[0] for f in fields], "field order recorded")
+    eq(up["form"]["file"]["sha256"], hashlib.sha256(data).hexdigest(), "sha256 recorded")
+    eq(up["form"]["file"]["filename"], "pic.png", "filename recorded")
+    # the workspace-level presign path works too
+    st, _, d = post_json("/workspaces/%s/channel-media/presigned-upload" % DEFAULT_WORKSPACE,
+                         {"contentType": "application/pdf"})
+    eq(st, 200, "workspace presign")
+    eq(json.loads(d)["uploadFormData"]["Content-Type"], "application/pdf", "content type field")
+
+
+@case("fake: upload with Authorization -> 400; file not last -> 400; missing field -> 400")
+def _():
+    FAKE.reset()
+    ps = presign("image/jpeg")
+    fields = list(ps["uploadFormData"].items()) + [("file", ("a.jpg", "image/jpeg", b"JPEG"))]
+    body, ct = multipart(fields)
+    st, _, data = http("POST", ps["uploadUrl"], body,
+                       {"Content-Type": ct, "Authorization": "AccessKey " + DEFAULT_KEY})
+    eq(st, 400, "with Authorization")
+    check(b"<Error>" in data, "S3-style XML error body")
+    first = [("file", ("a.jpg", "image/jpeg", b"JPEG"))] + list(ps["uploadFormData"].items())
+    body, ct = multipart(first)
+    eq(http("POST", ps["uploadUrl"], body, {"Content-Type": ct})[0], 400, "file first")
+    short = [f for f in fields if f[0] != "policy"]
+    body, ct = multipart(short)
+    eq(http("POST", ps["uploadUrl"], body, {"Content-Type": ct})[0], 400, "no policy field")
+    body, ct = multipart(fields)
+    eq(http("POST", FAKE.url + "/_upload/nonexistent", body, {"Content-Type": ct})[0], 404,
+       "unknown upload id")
+    eq(http("POST", ps["uploadUrl"], body, {"Content-Type": ct})[0], 204, "correct upload still works")
+
+
+@case("fake: fault rules (times, skip, number, retry_after, drop, nonjson)")
+def _():
+    FAKE.reset()
+    FAKE.faults([{"endpoint": "messages", "number": "+31600000001", "status": 503, "times": 1},
+                 {"endpoint": "messages", "status": 429, "retry_after": 2, "skip": 1, "times": 1}])
+    other = json.loads(json.dumps(VALID))
+    other["receiver"]["contacts"][0]["identifierValue"] = "+31600000001"
+    eq(post_json(MSG_PATH, other)[0], 503, "numbered rule applies")
+    eq(post_json(MSG_PATH, other)[0], 202, "numbered rule used up; second rule skips first match")
+    st, hdr, _ = post_json(MSG_PATH, VALID)
+    eq(st, 429, "second rule after skip")
+    eq({k.lower(): v for k, v in hdr.items()}.get("retry-after"), "2", "Retry-After header")
+    eq(post_json(MSG_PATH, VALID)[0], 202, "rules used up")
+    FAKE.faults([{"endpoint": "messages", "nonjson": True, "times": 1},
+                 {"endpoint": "messages", "drop": True, "times": 1}])
+    st, hdr, data = post_json(MSG_PATH, VALID)
+    eq(st, 202, "nonjson status")
+    check(data.lstrip().startswith(b"<"), "nonjson body is HTML")
+    try:
+        post_json(MSG_PATH, VALID)
+        raise AssertionError("dropped connection gave an answer")
+    except (urllib.error.URLError, ConnectionError, OSError) as e:
+        check(not isinstance(e, urllib.error.HTTPError), "drop must not answer")
+    faults = [r["fault"] for r in FAKE.requests()]
+    eq(faults, ["status 503", None, "status 429", None, "nonjson", "drop"], "recorded faults")
+
+
+# ---------------------------------------------------------------- mail2sms against the fake
+
+def setup(**sections):
+    d = tmpdir()
+    sections.setdefault("bird", {})
+    sections["bird"] = dict({"timeout": 2, "connect_timeout": 2}, **sections["bird"])
+    sections.setdefault("deadline", 8)
+    return write_config(d, FAKE.url, **sections)
+
+
+def send(conf, rcpts=("oncall@sms.example.com",), data=None, extra=(), timeout=40):
+    data = data if data is not None else mail()
+    return run(["-c", conf, "-f", "nagios@monitoring.example.com", "-q", "4F3A21C0E2"]
+               + list(extra) + ["--"] + list(rcpts), data, timeout=timeout)
+
+
+def assert_failed(r, rc, prefix, conf_deadline=8):
+    eq(r.rc, rc, "exit code (%r)" % r)
+    eq(len(r.lines), 1, "one line on stdout (%r)" % r.out)
+    check(r.status.startswith(prefix) or r.status == prefix,
+          "status line %r does not begin with %s" % (r.lines[0], prefix))
+    check(DEFAULT_KEY not in r.out + r.err, "access key printed")
+    check(r.elapsed <= conf_deadline + 5, "run took %.1fs, deadline %ds" % (r.elapsed, conf_deadline))
+
+
+def numbers_of(reqs):
+    return [c["identifierValue"] for r in reqs for c in (r["json"] or {}).get("receiver", {})
+            .get("contacts", [])]
+
+
+@case("send: plain alert -> 0, two POSTs, headers and body as Bird wants")
+def _():
+    FAKE.reset()
+    conf = setup()
+    mid = "<alert-1234@monitoring.example.com>"
+    r = send(conf, data=mail(subject="Disk full", body="/var is 95% full on db1.\n",
+                             message_id=mid))
+    eq(r.rc, 0, "exit code (%r)" % r)
+    eq(r.out, "", "no output on success")
+    msgs = FAKE.messages()
+    eq(len(FAKE.message_attempts()), 2, "two message POSTs")
+    eq(sorted(numbers_of(msgs)), sorted(ONCALL), "receiver numbers")
+    for m in msgs:
+        h = m["headers"]
+        eq(h.get("authorization"), "AccessKey " + DEFAULT_KEY, "Authorization header")
+        eq(h.get("content-type", "").split(";")[0].strip(), "application/json", "Content-Type")
+        check(h.get("user-agent", "").startswith("mail2sms/"), "User-Agent %r" % h.get("user-agent"))
+        eq(m["path"], MSG_PATH, "path")
+        body = m["json"]["body"]
+        eq(body["type"], "text", "body.type")
+        eq(body["text"]["text"], "Disk full: /var is 95% full on db1.", "text")
+        eq(m["json"].get("reference"), mid, "reference = Message-ID")
+        eq(len(m["json"]["receiver"]["contacts"]), 1, "one contact per message")
+
+
+# Each fault: (name, rules, extra sections, want rc, want status prefix, check)
+def fault_case(name, rules, rc, prefix, sections=None, more=None, deadline=8):
+    @case("fault: " + name)
+    def _():
+        FAKE.reset()
+        FAKE.faults(rules)
+        secs = dict(sections or {})
+        secs.setdefault("deadline", deadline)
+        conf = setup(**secs)
+        r = send(conf)
+        FAKE.faults([])
+        if rc == 0:
+            eq(r.rc, 0, "exit code (%r)" % r)
+            eq(r.out, "", "no output on success")
+            check(r.elapsed <= deadline + 5, "run took %.1fs" % r.elapsed)
+        else:
+            assert_failed(r, rc, prefix, deadline)
+        if more:
+            more(r)
+
+
+def line_mentions_bird_message(r):
+    # the shortened Bird error message or detail must be in the line
+    low = r.lines[0].lower()
+    check("invalid" in low or "text" in low or "validation" in low,
+          "Bird's message/detail not in line: %r" % r.lines[0])
+
+
+def attempts_for(number):
+    return [m for m in FAKE.message_attempts() if number in numbers_of([m])]
+
+
+def retried(r):
+    check(len(attempts_for(ONCALL[0])) >= 2, "the 5xx/429 was not retried: %d attempts"
+          % len(attempts_for(ONCALL[0])))
+
+
+def not_retried(r):
+    eq(len(attempts_for(ONCALL[0])), 1, "permanent failure retried")
+
+
+N1 = ONCALL[0]
+fault_case("400 -> 65 5.6.0",
+           [{"endpoint": "messages", "status": 400,
+             "body": {"code": "InvalidRequest", "message": "The text is invalid"}}],
+           65, "5.6.0", more=not_retried)
+fault_case("422 -> 65 5.6.0 with Bird's message",
+           [{"endpoint": "messages", "status": 422,
+             "body": {"code": "InvalidPayload", "message": "The request did not pass validation",
+                      "details": {"body.text.text": ["text is invalid for SMS"]}}}],
+           65, "5.6.0", more=lambda r: (line_mentions_bird_message(r), not_retried(r)))
+fault_case("401 -> 75 4.3.5", [{"endpoint": "messages", "status": 401}], 75, "4.3.5",
+           more=not_retried)
+fault_case("403 -> 75 4.3.5", [{"endpoint": "messages", "status": 403}], 75, "4.3.5",
+           more=not_retried)
+fault_case("404 -> 75 4.3.5", [{"endpoint": "messages", "status": 404,
+                                "body": {"code": "NotFound",
+                                         "message": "The requested resource does not exist: "
+                                                    "channel not found"}}], 75, "4.3.5")
+fault_case("429 always -> 75 4.4.x after retries",
+           [{"endpoint": "messages", "status": 429}], 75, "4.4.", more=retried)
+
+
+def once_retried(r):
+    eq(len(attempts_for(N1)), 2, "attempts for %s" % N1)
+    eq(len(attempts_for(ONCALL[1])), 1, "attempts for %s" % ONCALL[1])
+    eq(sorted(numbers_of(FAKE.messages())), sorted(ONCALL), "both accepted in the end")
+
+
+fault_case("429 once with Retry-After 1 -> 0, two attempts",
+           [{"endpoint": "messages", "number": N1, "status": 429, "retry_after": 1,
+             "times": 1}], 0, None, more=once_retried)
+fault_case("500 always -> 75 4.x.x", [{"endpoint": "messages", "status": 500}], 75, "4.",
+           more=retried)
+fault_case("503 once -> 0 (retried)",
+           [{"endpoint": "messages", "number": N1, "status": 503, "times": 1}], 0, None,
+           more=once_retried)
+fault_case("hang past bird.timeout -> 75 4.4.x",
+           [{"endpoint": "messages", "hang": 30}], 75, "4.4.")
+fault_case("dropped connection -> 75", [{"endpoint": "messages", "drop": True}], 75, "4.")
+
+
+@case("fault: 202 with a non-JSON body")
+def _():
+    # The API took the message (202) but the id cannot be read. Sending
+    # again could duplicate the SMS, so success with a warning is expected
+    # (the message was accepted); a 4.3.0 deferral is the other reading.
+    FAKE.reset()
+    FAKE.faults([{"endpoint": "messages", "nonjson": True}])
+    conf = setup()
+    r = send(conf, extra=["-v"])
+    FAKE.faults([])
+    check(r.rc in (0, 75), "exit code %r" % r)
+    if r.rc == 0:
+        eq(r.out, "", "no output on success")
+        check("warn" in r.err.lower() or "json" in r.err.lower() or "id" in r.err.lower(),
+              "no warning logged on stderr with -v: %r" % r.err)
+    else:
+        eq(len(r.lines), 1, "one line")
+        check(r.status.startswith("4.3.0") or r.status.startswith("4.4."), "status %r" % r.out)
+    print("   (non-JSON 202: rc=%d %r)" % (r.rc, r.out.strip()))
+
+
+@case("fault: connection refused (fake stopped) -> 75 4.4.1")
+def _():
+    d = tmpdir()
+    with FakeBird() as gone:
+        url = gone.url
+    conf = write_config(d, url, bird={"timeout": 2, "connect_timeout": 2}, deadline=8)
+    r = send(conf)
+    assert_failed(r, 75, "4.4.1")
+
+
+@case("secrecy: key not in stdout/stderr with -v, nor in argv of the running process")
+def _():
+    FAKE.reset()
+    FAKE.faults([{"endpoint": "messages", "latency": 1.5}])
+    conf = setup()
+    p = spawn(["-c", conf, "-v", "-f", "nagios@monitoring.example.com", "-q", "Q1", "--",
+               "oncall@sms.example.com"])
+    seen = []
+
+    def watch():
+        while p.poll() is None:
+            try:
+                for pid in os.listdir("/proc"):
+                    if pid.isdigit():
+                        try:
+                            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                                seen.append(f.read())
+                        except OSError:
+                            pass
+            except OSError:
+                pass
+            time.sleep(0.2)
+    t = threading.Thread(target=watch)
+    t.start()
+    out, err = p.communicate(mail(), timeout=30)
+    t.join()
+    FAKE.faults([])
+    eq(p.returncode, 0, "exit code (err=%r)" % err[-500:])
+    check(DEFAULT_KEY.encode() not in out + err, "access key in output")
+    check(err.strip() != b"", "-v wrote nothing to stderr")
+    check(seen, "no process command lines observed")
+    check(not any(DEFAULT_KEY.encode() in c for c in seen), "access key in some process argv")
+    # failure lines don't hold it either
+    FAKE.faults([{"endpoint": "messages", "status": 401}])
+    r = send(conf, extra=["-v"])
+    FAKE.faults([])
+    eq(r.rc, 75, "401 exit (%r)" % r)
+    check(DEFAULT_KEY not in r.out + r.err, "access key printed on 401")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        FAKE.stop()

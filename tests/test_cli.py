@@ -1,3 +1,288 @@
 #!/usr/bin/env python3
+"""The command-line contract (interface.md, "Command line", "Recipient ->
+phone numbers", "Dry run"): options, configuration errors, --check-config,
+dry run, and how recipients map to numbers and exit codes."""
+
+import json
+import os
+import re
 import sys
-sys.exit(77)
+
+sys.path.insert(0, os.path.join(os.environ.get("M2S_SRCDIR", os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "tests"))
+from m2stest import *  # noqa: E402,F401,F403
+
+FAKE = FakeBird()
+SENDER = "nagios@monitoring.example.com"
+MSG_URL_TAIL = "/workspaces/%s/channels/%s/messages" % (DEFAULT_WORKSPACE, DEFAULT_CHANNEL)
+
+
+def conf(**sections):
+    return write_config(tmpdir(), FAKE.url, **sections)
+
+
+def send(cfg, *rcpts, extra=(), data=None):
+    return run(["-c", cfg, "-f", SENDER, "-q", "4F3A21C0E2"] + list(extra) + ["--"]
+               + list(rcpts), data if data is not None else mail())
+
+
+def one_line(r, rc, dsn):
+    eq(r.rc, rc, "exit code (%r)" % r)
+    eq(len(r.lines), 1, "exactly one stdout line (%r)" % r.out)
+    check(r.status == dsn, "line %r does not begin with %s" % (r.out, dsn))
+    check(DEFAULT_KEY not in r.out + r.err, "access key printed")
+
+
+def numbers_sent():
+    return sorted(c["identifierValue"] for m in FAKE.messages()
+                  for c in m["json"]["receiver"]["contacts"])
+
+
+def replace_line(path, old, new):
+    """Replace the line containing old; returns its 1-based number."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    for i, line in enumerate(lines):
+        if old in line:
+            lines[i] = new
+            with open(path, "w") as f:
+                f.write("\n".join(lines))
+            return i + 1
+    raise AssertionError("%r not in %s" % (old, path))
+
+
+def append_line(path, text):
+    with open(path) as f:
+        n = f.read().count("\n")
+    with open(path, "a") as f:
+        f.write(text + "\n")
+    return n + 1
+
+
+def mentions_line(text, n):
+    return re.search(r"(line\s*%d\b|:%d\b)" % (n, n), text) is not None
+
+
+# ---------------------------------------------------------------- options
+
+@case("--help: exit 0, usage on stdout")
+def _():
+    r = run(["--help"])
+    eq(r.rc, 0, "exit code (%r)" % r)
+    check("usage" in r.out.lower(), "no usage text: %r" % r.out)
+    check("mail2sms" in r.out, "program name missing")
+    for opt in ("--check-config", "-c", "-n"):
+        check(opt in r.out, "usage does not mention %s" % opt)
+
+
+@case("--version: exit 0, name and version")
+def _():
+    r = run(["--version"])
+    eq(r.rc, 0, "exit code (%r)" % r)
+    check("mail2sms" in r.out, "name missing: %r" % r.out)
+    check(re.search(r"\d+\.\d+", r.out), "no version number: %r" % r.out)
+
+
+@case("unknown option -> 75 4.3.5")
+def _():
+    FAKE.reset()
+    r = run(["--no-such-option", "-c", conf(), "--", "oncall@sms.example.com"], mail())
+    one_line(r, 75, "4.3.5")
+    eq(FAKE.requests(), [], "requests sent")
+
+
+@case("missing recipient -> 75 4.3.5")
+def _():
+    FAKE.reset()
+    r = run(["-c", conf(), "-f", SENDER], mail())
+    one_line(r, 75, "4.3.5")
+    eq(FAKE.requests(), [], "requests sent")
+
+
+@case("missing config file -> 75 4.3.5")
+def _():
+    r = run(["-c", os.path.join(tmpdir(), "nonexistent.conf"), "--",
+             "oncall@sms.example.com"], mail())
+    one_line(r, 75, "4.3.5")
+
+
+@case("config syntax error -> 75 4.3.5 naming the line")
+def _():
+    c = conf()
+    n = replace_line(c, "workspace_id", '  workspace_id = "ws-test"   # missing semicolon')
+    n2 = replace_line(c, "channel_id", '  channel_id = "ch-test" oops;')
+    r = send(c, "oncall@sms.example.com")
+    one_line(r, 75, "4.3.5")
+    check(mentions_line(r.out, n) or mentions_line(r.out, n2),
+          "line %d/%d not named in %r" % (n, n2, r.out))
+
+
+@case("unknown key -> 75 4.3.5")
+def _():
+    FAKE.reset()
+    c = conf(bird={"no_such_key": 3})
+    r = send(c, "oncall@sms.example.com")
+    one_line(r, 75, "4.3.5")
+    eq(FAKE.requests(), [], "requests sent with a bad config")
+
+
+# ---------------------------------------------------------------- --check-config
+
+@case("--check-config good -> 0 with a summary")
+def _():
+    c = conf()
+    r = run(["--check-config", "-c", c])
+    eq(r.rc, 0, "exit code (%r)" % r)
+    check(r.out.strip(), "no summary")
+    check(DEFAULT_CHANNEL in r.out or FAKE.url in r.out, "summary lacks endpoint/channel: %r" % r.out)
+    check("oncall" in r.out, "summary lacks the alias: %r" % r.out)
+    check(DEFAULT_KEY not in r.out + r.err, "key printed")
+
+
+@case("--check-config: unknown key and wrong type -> 78, one line each naming the line")
+def _():
+    c = conf()
+    n_unknown = append_line(c, "frobnicate = 1;")
+    n_type = replace_line(c, "timeout = 5", '  timeout = "five";')
+    r = run(["--check-config", "-c", c])
+    eq(r.rc, 78, "exit code (%r)" % r)
+    lines = r.lines
+    check(any("frobnicate" in ln and mentions_line(ln, n_unknown) for ln in lines),
+          "no line naming frobnicate at line %d: %r" % (n_unknown, r.out))
+    check(any("timeout" in ln and mentions_line(ln, n_type) for ln in lines),
+          "no line naming timeout at line %d: %r" % (n_type, r.out))
+    check(len(lines) >= 2, "one line per problem: %r" % r.out)
+
+
+def key_mode_case(mode):
+    @case("key file mode %04o refused (--check-config 78, run 75 4.3.5)" % mode)
+    def _():
+        FAKE.reset()
+        d = tmpdir()
+        c = write_config(d, FAKE.url)
+        os.chmod(os.path.join(d, "access_key"), mode)
+        r = run(["--check-config", "-c", c])
+        eq(r.rc, 78, "check-config exit (%r)" % r)
+        check("access_key" in r.out or "key" in r.out.lower(), "problem not named: %r" % r.out)
+        check(DEFAULT_KEY not in r.out + r.err, "key printed")
+        r = send(c, "oncall@sms.example.com")
+        one_line(r, 75, "4.3.5")
+        eq(FAKE.requests(), [], "sent with an insecure key file")
+
+
+key_mode_case(0o644)
+key_mode_case(0o640)
+
+
+# ---------------------------------------------------------------- dry run
+
+@case("dry run: one JSON line per number, nothing sent, no state written")
+def _():
+    FAKE.reset()
+    d = tmpdir()
+    c = write_config(d, FAKE.url)
+    state = os.path.join(d, "state")
+    before = sorted(os.listdir(state)) if os.path.isdir(state) else None
+    mid = "<dry-1@monitoring.example.com>"
+    r = send(c, "oncall@sms.example.com", extra=["-n"],
+             data=mail(subject="Disk full", body="/var at 95%\n", message_id=mid))
+    eq(r.rc, 0, "exit code (%r)" % r)
+    eq(len(r.lines), 2, "one line per number (%r)" % r.out)
+    got = []
+    for line in r.lines:
+        obj = json.loads(line)
+        eq(sorted(obj), ["body", "method", "url"], "keys of the dry-run line")
+        eq(obj["method"], "POST", "method")
+        eq(obj["url"], FAKE.url + MSG_URL_TAIL, "url")
+        b = obj["body"]
+        eq(len(b["receiver"]["contacts"]), 1, "one contact")
+        got.append(b["receiver"]["contacts"][0]["identifierValue"])
+        eq(b["body"]["type"], "text", "body.type")
+        eq(b["body"]["text"]["text"], "Disk full: /var at 95%", "text")
+        eq(b.get("reference"), mid, "reference")
+    eq(sorted(got), sorted(ONCALL), "numbers")
+    eq(FAKE.requests(), [], "the fake was contacted in a dry run")
+    after = sorted(os.listdir(state)) if os.path.isdir(state) else None
+    eq(after, before, "state dir written in a dry run")
+    check(DEFAULT_KEY not in r.out + r.err, "key in dry-run output")
+    r = send(c, "oncall@sms.example.com", extra=["-n", "-v"])
+    eq(r.rc, 0, "verbose dry-run exit (%r)" % r)
+    check(DEFAULT_KEY not in r.out + r.err, "key in verbose dry-run output")
+
+
+@case("dry run: national number, separators and duplicates")
+def _():
+    FAKE.reset()
+    c = conf()
+    r = send(c, "06-1234.5678@sms.example.com", "oncall@sms.example.com",
+             "0031687654321@sms.example.com", extra=["-n"])
+    eq(r.rc, 0, "exit code (%r)" % r)
+    nums = sorted(json.loads(ln)["body"]["receiver"]["contacts"][0]["identifierValue"]
+                  for ln in r.lines)
+    eq(nums, sorted(ONCALL), "each number once, in E.164")
+    eq(FAKE.requests(), [], "nothing sent")
+
+
+# ---------------------------------------------------------------- recipients
+
+@case("number recipient +31612345678@... -> 0, one message to it")
+def _():
+    FAKE.reset()
+    r = send(conf(), "+31612345678@sms.example.com")
+    eq(r.rc, 0, "exit code (%r)" % r)
+    eq(r.out, "", "no output on success")
+    eq(numbers_sent(), ["+31612345678"], "numbers sent")
+
+
+@case("unknown recipient -> 67 5.1.1")
+def _():
+    FAKE.reset()
+    r = send(conf(), "nobody@sms.example.com")
+    one_line(r, 67, "5.1.1")
+    check("nobody" in r.out, "recipient not named: %r" % r.out)
+    eq(FAKE.requests(), [], "requests sent")
+
+
+@case("prefix not allowed -> 77 5.7.1")
+def _():
+    FAKE.reset()
+    c = conf(recipients={"allowed_prefixes": ["+31"]})
+    r = send(c, "+447700900123@sms.example.com")
+    one_line(r, 77, "5.7.1")
+    eq(FAKE.requests(), [], "requests sent")
+    r = send(c, "+31612345678@sms.example.com")
+    eq(r.rc, 0, "allowed prefix still sent (%r)" % r)
+
+
+@case("sender not allowed -> 77 5.7.1")
+def _():
+    FAKE.reset()
+    c = conf(senders={"allowed": ["*@monitoring.example.com"]})
+    r = run(["-c", c, "-f", "mallory@evil.example.net", "--", "oncall@sms.example.com"],
+            mail(frm="mallory@evil.example.net"))
+    one_line(r, 77, "5.7.1")
+    eq(FAKE.requests(), [], "requests sent")
+
+
+@case("alias + unknown recipient -> 67 naming the unknown one, alias numbers sent")
+def _():
+    FAKE.reset()
+    r = send(conf(), "oncall@sms.example.com", "nobody@sms.example.com")
+    one_line(r, 67, "5.1.1")
+    check("nobody" in r.out, "unknown recipient not named: %r" % r.out)
+    eq(numbers_sent(), sorted(ONCALL), "alias numbers sent")
+
+
+@case("alias lookup is case-insensitive")
+def _():
+    FAKE.reset()
+    r = send(conf(), "OnCall@sms.example.com", extra=["-n"])
+    eq(r.rc, 0, "exit code (%r)" % r)
+    eq(len(r.lines), 2, "two numbers (%r)" % r.out)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        FAKE.stop()
