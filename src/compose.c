@@ -1,6 +1,412 @@
+/* compose.c - what the SMS says: the body chosen and tidied, the subject
+ * squashed, message options gathered; then, per number, the formatted
+ * text held to message.max_parts. */
 #include "build-config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
 #include "compose.h"
-m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail, const char *raw, size_t raw_len, const char *queue_id, bool trusted, m2s_message **out, char **why) { return M2S_E_INTERNAL; }
-char *m2s_compose_expand(const char *fmt, const m2s_message *msg) { return xstrdup(fmt); }
-m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg, const char *fmt, const char *prefix, const char *suffix, char **text, m2s_sms_count *count, bool *truncated, char **why) { return M2S_E_INTERNAL; }
-void m2s_message_free(m2s_message *msg) {}
+#include "html.h"
+
+#define SCHEDULE_MAX_DAYS 35
+
+/* ------------------------------------------------------------ body */
+
+static char *choose_body(const m2s_config *cfg, const m2s_mail *mail)
+{
+    const char *plain = mail->text_plain;
+    const char *html = mail->text_html;
+    bool use_html;
+    switch (cfg->prefer) {
+    case M2S_PREFER_PLAIN:
+        use_html = !plain && html;
+        break;
+    case M2S_PREFER_HTML:
+        use_html = html != NULL;
+        break;
+    default:    /* auto: plain, unless it is only "view in a browser" boilerplate */
+        use_html = html && (!plain || m2s_text_is_boilerplate(plain));
+        break;
+    }
+    if (use_html)
+        return m2s_html_to_text(html, strlen(html));
+    return xstrdup(plain ? plain : "");
+}
+
+/* ------------------------------------------------ X-SMS-* options */
+
+static bool parse_rfc3339(const char *s, time_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+        return false;
+    const char *p = s + n;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om, m = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
+            return false;
+        offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p)
+        return false;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int mday = tm.tm_mday;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != mday)     /* 31 February and the like */
+        return false;
+    *out = t - offset;
+    return true;
+}
+
+static bool tag_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 50)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_ ", *s))
+            return false;
+    return true;
+}
+
+static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **why)
+{
+    const char *v;
+    if ((v = m2s_mail_header(mail, "X-SMS-Tags"))) {
+        char *copy = xstrdup(v);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            char *tag = m2s_text_squash(t);
+            for (char *c = tag; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            if (!tag_ok(tag)) {
+                *why = xasprintf("invalid X-SMS-Tags header: tag \"%s\" must be 1-50 letters, "
+                                 "digits, '-', '_' or spaces", tag);
+                free(tag);
+                free(copy);
+                return M2S_E_CONTENT;
+            }
+            if (!m2s_strv_contains(&msg->tags, tag))
+                m2s_strv_take(&msg->tags, tag);
+            else
+                free(tag);
+        }
+        free(copy);
+        if (msg->tags.n > 10) {
+            *why = xasprintf("invalid X-SMS-Tags header: %zu tags, at most 10", msg->tags.n);
+            return M2S_E_CONTENT;
+        }
+    }
+    if ((v = m2s_mail_header(mail, "X-SMS-Validity"))) {
+        char *end;
+        errno = 0;
+        while (isspace((unsigned char)*v))
+            v++;
+        long long n = strtoll(v, &end, 10);
+        while (isspace((unsigned char)*end))
+            end++;
+        if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > 31536000) {
+            *why = xasprintf("invalid X-SMS-Validity header \"%s\": seconds from 1 to 31536000", v);
+            return M2S_E_CONTENT;
+        }
+        msg->validity = (long)n;
+    }
+    if ((v = m2s_mail_header(mail, "X-SMS-Scheduled-For"))) {
+        char *s = m2s_text_squash(v);
+        time_t t;
+        if (!parse_rfc3339(s, &t)) {
+            *why = xasprintf("invalid X-SMS-Scheduled-For header \"%s\": an RFC 3339 time "
+                             "such as 2026-01-31T08:00:00Z", s);
+            free(s);
+            return M2S_E_CONTENT;
+        }
+        if (t > time(NULL) + SCHEDULE_MAX_DAYS * 86400L) {
+            *why = xasprintf("invalid X-SMS-Scheduled-For header \"%s\": more than %d days ahead",
+                             s, SCHEDULE_MAX_DAYS);
+            free(s);
+            return M2S_E_CONTENT;
+        }
+        free(msg->scheduled_for);
+        msg->scheduled_for = s;
+    }
+    if ((v = m2s_mail_header(mail, "X-SMS-Reference"))) {
+        char *s = m2s_text_squash(v);
+        if (!*s || strlen(s) > 256) {
+            *why = xstrdup("invalid X-SMS-Reference header: 1 to 256 characters");
+            free(s);
+            return M2S_E_CONTENT;
+        }
+        free(msg->reference);
+        msg->reference = s;
+    }
+    return M2S_OK;
+}
+
+static char *sha256_hex(const char *data, size_t len)
+{
+    gchar *h = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
+    char *out = xasprintf("sha256:%s", h);
+    g_free(h);
+    return out;
+}
+
+m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
+                      const char *raw, size_t raw_len, const char *queue_id,
+                      bool trusted, m2s_message **out, char **why)
+{
+    m2s_class cls = M2S_OK;
+    m2s_message *msg = xcalloc(1, sizeof *msg);
+    *out = NULL;
+    *why = NULL;
+
+    msg->subject = m2s_text_squash(mail->subject ? mail->subject : "");
+    char *body = choose_body(cfg, mail);
+    m2s_tidy_opts opts = {
+        .strip_signature = cfg->strip_signature,
+        .strip_quotes = cfg->strip_quotes,
+        .collapse_blank = cfg->collapse_blank,
+        .strip = &cfg->strip_patterns,
+    };
+    msg->body = m2s_text_tidy(body, &opts);
+    free(body);
+    msg->from_addr = xstrdup(mail->from_addr ? mail->from_addr : "");
+    msg->from_name = xstrdup(mail->from_name ? mail->from_name : "");
+
+    const char *qid = queue_id && *queue_id ? queue_id : NULL;
+    if (mail->message_id && *mail->message_id) {
+        msg->reference = xstrdup(mail->message_id);
+        msg->key = xasprintf("mid:%s", mail->message_id);
+    } else if (qid) {
+        msg->reference = xstrdup(qid);
+        msg->key = xasprintf("qid:%s", qid);
+    } else {
+        msg->key = sha256_hex(raw, raw_len);
+    }
+    for (size_t i = 0; i < cfg->tags.n; i++)
+        m2s_strv_add(&msg->tags, cfg->tags.v[i]);
+    msg->validity = cfg->validity;
+
+    if (trusted)
+        cls = header_options(mail, msg, why);
+    if (cls != M2S_OK) {
+        m2s_message_free(msg);
+        return cls;
+    }
+    *out = msg;
+    return M2S_OK;
+}
+
+/* ---------------------------------------------------------- format */
+
+char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
+{
+    static const struct { const char *name; size_t off; } ph[] = {
+        { "{subject}",   offsetof(m2s_message, subject) },
+        { "{body}",      offsetof(m2s_message, body) },
+        { "{from}",      offsetof(m2s_message, from_addr) },
+        { "{from_name}", offsetof(m2s_message, from_name) },
+    };
+    m2s_buf b;
+    m2s_buf_init(&b);
+    for (const char *p = fmt; *p;) {
+        bool done = false;
+        for (size_t i = 0; i < sizeof ph / sizeof ph[0] && *p == '{'; i++) {
+            size_t n = strlen(ph[i].name);
+            if (strncmp(p, ph[i].name, n) == 0) {
+                const char *v = *(char *const *)((const char *)msg + ph[i].off);
+                m2s_buf_adds(&b, v ? v : "");
+                p += n;
+                done = true;
+                break;
+            }
+        }
+        if (!done) {
+            /* "\n" written in the configuration stands for a line break */
+            if (p[0] == '\\' && p[1] == 'n') {
+                m2s_buf_addc(&b, '\n');
+                p += 2;
+            } else {
+                m2s_buf_addc(&b, *p++);
+            }
+        }
+    }
+    return m2s_buf_steal(&b);
+}
+
+/* Tidy the formatted text: spaces collapsed within lines, lines trimmed,
+ * at most one blank line, and separators left dangling by an empty
+ * placeholder (": " after an empty subject) removed at both ends. */
+static char *tidy_formatted(const char *in)
+{
+    m2s_tidy_opts opts = { .collapse_blank = true };
+    char *t = m2s_text_tidy(in, &opts);
+    m2s_buf b;
+    m2s_buf_init(&b);
+    bool space = false;
+    for (const char *p = t; *p; p++) {
+        if (*p == ' ' || *p == '\t') {
+            space = true;
+            continue;
+        }
+        if (space && b.len && b.data[b.len - 1] != '\n' && *p != '\n')
+            m2s_buf_addc(&b, ' ');
+        space = false;
+        m2s_buf_addc(&b, *p);
+    }
+    free(t);
+    char *s = m2s_buf_steal(&b);
+    static const char seps[] = ":-|,; \n";
+    size_t start = strspn(s, seps);
+    size_t end = strlen(s);
+    while (end > start && strchr(seps, s[end - 1]))
+        end--;
+    char *r = xstrndup(s + start, end - start);
+    free(s);
+    return r;
+}
+
+static char *join3(const char *a, const char *sep1, const char *b, const char *sep2,
+                   const char *c)
+{
+    m2s_buf buf;
+    m2s_buf_init(&buf);
+    if (a && *a) {
+        m2s_buf_adds(&buf, a);
+        if (b && *b)
+            m2s_buf_adds(&buf, sep1);
+    }
+    if (b)
+        m2s_buf_adds(&buf, b);
+    if (c && *c) {
+        if (buf.len)
+            m2s_buf_adds(&buf, sep2);
+        m2s_buf_adds(&buf, c);
+    }
+    return m2s_buf_steal(&buf);
+}
+
+m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
+                           const char *fmt, const char *prefix,
+                           const char *suffix, char **text,
+                           m2s_sms_count *count, bool *truncated, char **why)
+{
+    m2s_class cls = M2S_OK;
+    char *expanded = m2s_compose_expand(fmt ? fmt : cfg->format, msg);
+    char *tidy = tidy_formatted(expanded);
+    char *core = cfg->transliterate ? m2s_transliterate(tidy) : xstrdup(tidy);
+    char *pre = prefix && cfg->transliterate ? m2s_transliterate(prefix) : xstrdup(prefix);
+    char *suf = suffix && cfg->transliterate ? m2s_transliterate(suffix) : xstrdup(suffix);
+    char *full = NULL;
+    *text = NULL;
+    *why = NULL;
+    *truncated = false;
+
+    if (!*core) {
+        cls = M2S_E_CONTENT;
+        *why = xstrdup("nothing to send: the mail has no subject and no text");
+        goto out;
+    }
+    full = join3(pre, " ", core, "\n", suf);
+    m2s_sms_count_text(full, count);
+    if (count->parts <= cfg->max_parts) {
+        *text = full;
+        full = NULL;
+        goto out;
+    }
+    if (cfg->on_too_long == M2S_TOO_LONG_REJECT) {
+        cls = M2S_E_CONTENT;
+        *why = xasprintf("message too long: %d SMS parts, message.max_parts is %ld",
+                         count->parts, cfg->max_parts);
+        goto out;
+    }
+    /* Truncate the core; prefix and suffix stay whole. Shrink until the
+     * three together fit. */
+    m2s_sms_count cc;
+    m2s_sms_count_text(full, &cc);
+    const char *marker = cc.encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
+    size_t len = strlen(core);
+    for (int guard = 0; guard < 200 && !*text; guard++) {
+        char *head = join3(pre, " ", "", "", NULL);
+        char *part = xstrndup(core, len);
+        char *cand = join3(pre, " ", part, "", NULL);
+        bool cut = false;
+        char *fitted = m2s_sms_fit(cand, (int)cfg->max_parts, marker, &cut);
+        char *whole = join3(fitted, "", "", "\n", suf);
+        m2s_sms_count wc;
+        m2s_sms_count_text(whole, &wc);
+        if (wc.parts <= cfg->max_parts && (cut || len < strlen(core))) {
+            *text = whole;
+            *count = wc;
+            *truncated = true;
+        } else {
+            free(whole);
+            /* Drop what the suffix needs, and a little more each time. */
+            size_t kept = strlen(fitted) > strlen(head) ? strlen(fitted) - strlen(head) : 0;
+            size_t drop = (suf ? strlen(suf) : 0) + 8 + (size_t)guard * 4;
+            len = kept > drop ? kept - drop : 0;
+            if (len > strlen(core))
+                len = strlen(core);
+            while (len > 0 && ((unsigned char)core[len] & 0xC0) == 0x80)
+                len--;
+        }
+        free(fitted);
+        free(cand);
+        free(part);
+        free(head);
+        if (!*text && len == 0)
+            break;
+    }
+    if (!*text) {
+        cls = M2S_E_CONTENT;
+        *why = xstrdup("message cannot be made to fit message.max_parts");
+    }
+out:
+    free(full);
+    free(suf);
+    free(pre);
+    free(core);
+    free(tidy);
+    free(expanded);
+    return cls;
+}
+
+void m2s_message_free(m2s_message *msg)
+{
+    if (!msg)
+        return;
+    free(msg->subject);
+    free(msg->body);
+    free(msg->from_addr);
+    free(msg->from_name);
+    free(msg->reference);
+    free(msg->key);
+    m2s_strv_free(&msg->tags);
+    free(msg->scheduled_for);
+    free(msg);
+}

@@ -1,9 +1,925 @@
+/* config.c - load and validate the configuration file with libconfig.
+ *
+ * Pass 1 is libconfig's own parse (syntax errors carry a line number).
+ * Pass 2 walks every setting in the file and checks it against the key
+ * table below: unknown keys, wrong types and bad values each become one
+ * problem line "FILE:LINE: ...". Values are copied into struct m2s_config,
+ * so the libconfig tree is released before this module returns.
+ */
 #include "build-config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "config.h"
-const char *m2s_config_default_path(void) { return SYSCONFDIR "/mail2sms/mail2sms.conf"; }
-m2s_config *m2s_config_load(const char *path, m2s_strv *problems) { return NULL; }
-m2s_config *m2s_config_load_string(const char *text, const char *name, m2s_strv *problems) { return NULL; }
-void m2s_config_free(m2s_config *cfg) {}
-void m2s_config_summary(const m2s_config *cfg, FILE *out) {}
-const m2s_alias *m2s_config_alias(const m2s_config *cfg, const char *name) { return NULL; }
-const m2s_key_info *m2s_config_keys(size_t *n) { *n = 0; return NULL; }
+#include "route.h"
+
+typedef enum {
+    K_GROUP,        /* a group of further keys */
+    K_STR,
+    K_INT,          /* long */
+    K_INT64,        /* int64_t */
+    K_NUM,          /* double; integers accepted */
+    K_BOOL,
+    K_ENUM,         /* string from choices, stored as int index */
+    K_LIST,         /* list or array of strings -> m2s_strv */
+    K_MMS,          /* "auto" or a boolean */
+    K_ALIASES,      /* recipients.aliases */
+    K_TEMPLATE      /* message.template */
+} key_kind;
+
+typedef struct key_def {
+    const char *name;
+    key_kind kind;
+    size_t off;
+    const char *choices;    /* K_ENUM: "a|b|c" */
+    double min, max;        /* numeric range */
+    const char *type_doc;
+} key_def;
+
+#define OFF(f) offsetof(m2s_config, f)
+#define NOFF ((size_t)-1)
+
+static const key_def keys[] = {
+    { "bird",                       K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "bird.api_url",               K_STR,   OFF(api_url), NULL, 0, 0, "string" },
+    { "bird.workspace_id",          K_STR,   OFF(workspace_id), NULL, 0, 0, "string" },
+    { "bird.channel_id",            K_STR,   OFF(channel_id), NULL, 0, 0, "string" },
+    { "bird.access_key_file",       K_STR,   OFF(access_key_file), NULL, 0, 0, "string" },
+    { "bird.access_key",            K_STR,   OFF(access_key), NULL, 0, 0, "string" },
+    { "bird.ca_file",               K_STR,   OFF(ca_file), NULL, 0, 0, "string" },
+    { "bird.timeout",               K_INT,   OFF(timeout), NULL, 1, 600, "integer" },
+    { "bird.connect_timeout",       K_INT,   OFF(connect_timeout), NULL, 1, 600, "integer" },
+    { "bird.concurrency",           K_INT,   OFF(concurrency), NULL, 1, 64, "integer" },
+    { "bird.max_rate",              K_NUM,   OFF(max_rate), NULL, 0.1, 500, "number" },
+    { "recipients",                 K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "recipients.default_country", K_STR,   OFF(default_country), NULL, 0, 0, "string" },
+    { "recipients.allowed_prefixes", K_LIST, OFF(allowed_prefixes), NULL, 0, 0, "list" },
+    { "recipients.aliases",         K_ALIASES, NOFF, NULL, 0, 0, "group" },
+    { "senders",                    K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "senders.allowed",            K_LIST,  OFF(senders_allowed), NULL, 0, 0, "list" },
+    { "senders.check",              K_ENUM,  OFF(sender_check), "both|envelope|header", 0, 0, "string" },
+    { "senders.allow_null",         K_BOOL,  OFF(allow_null_sender), NULL, 0, 0, "boolean" },
+    { "senders.token",              K_STR,   OFF(sender_token), NULL, 0, 0, "string" },
+    { "senders.trusted",            K_LIST,  OFF(senders_trusted), NULL, 0, 0, "list" },
+    { "message",                    K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "message.format",             K_STR,   OFF(format), NULL, 0, 0, "string" },
+    { "message.max_parts",          K_INT,   OFF(max_parts), NULL, 1, 10, "integer" },
+    { "message.on_too_long",        K_ENUM,  OFF(on_too_long), "truncate|reject", 0, 0, "string" },
+    { "message.prefer",             K_ENUM,  OFF(prefer), "auto|plain|html", 0, 0, "string" },
+    { "message.strip_signature",    K_BOOL,  OFF(strip_signature), NULL, 0, 0, "boolean" },
+    { "message.strip_quotes",       K_BOOL,  OFF(strip_quotes), NULL, 0, 0, "boolean" },
+    { "message.collapse_blank",     K_BOOL,  OFF(collapse_blank), NULL, 0, 0, "boolean" },
+    { "message.transliterate",      K_BOOL,  OFF(transliterate), NULL, 0, 0, "boolean" },
+    { "message.strip",              K_LIST,  OFF(strip_patterns), NULL, 0, 0, "list" },
+    { "message.tags",               K_LIST,  OFF(tags), NULL, 0, 0, "list" },
+    { "message.validity",           K_INT,   OFF(validity), NULL, 0, 31536000, "integer" },
+    { "message.template",           K_TEMPLATE, NOFF, NULL, 0, 0, "group" },
+    { "media",                      K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "media.store",                K_ENUM,  OFF(media_store), "bird|directory", 0, 0, "string" },
+    { "media.mms",                  K_MMS,   OFF(mms), NULL, 0, 0, "string|boolean" },
+    { "media.non_mms",              K_ENUM,  OFF(non_mms), "links|drop", 0, 0, "string" },
+    { "media.directory",            K_STR,   OFF(media_directory), NULL, 0, 0, "string" },
+    { "media.base_url",             K_STR,   OFF(media_base_url), NULL, 0, 0, "string" },
+    { "media.max_bytes",            K_INT64, OFF(media_max_bytes), NULL, 1, 1e11, "integer" },
+    { "media.max_total_bytes",      K_INT64, OFF(media_max_total_bytes), NULL, 1, 1e11, "integer" },
+    { "media.on_too_large",         K_ENUM,  OFF(on_too_large), "note|reject", 0, 0, "string" },
+    { "media.presign_path",         K_ENUM,  OFF(presign_path), "channel|workspace", 0, 0, "string" },
+    { "limits",                     K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "limits.per_number_per_hour", K_INT,   OFF(per_number_per_hour), NULL, 0, 1e9, "integer" },
+    { "limits.per_sender_per_hour", K_INT,   OFF(per_sender_per_hour), NULL, 0, 1e9, "integer" },
+    { "limits.on_exceed",           K_ENUM,  OFF(on_exceed), "defer|drop", 0, 0, "string" },
+    { "limits.max_message_bytes",   K_INT64, OFF(max_message_bytes), NULL, 1024, 1e10, "integer" },
+    { "limits.max_mime_depth",      K_INT,   OFF(max_mime_depth), NULL, 1, 1000, "integer" },
+    { "limits.max_mime_parts",      K_INT,   OFF(max_mime_parts), NULL, 1, 100000, "integer" },
+    { "state",                      K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "state.retention_days",       K_INT,   OFF(retention_days), NULL, 1, 3650, "integer" },
+    { "state_dir",                  K_STR,   OFF(state_dir), NULL, 0, 0, "string" },
+    { "deadline",                   K_INT,   OFF(deadline), NULL, 5, 3600, "integer" },
+};
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+/* Free-named keys below aliases and templates, for the documentation check. */
+static const m2s_key_info key_infos_extra[] = {
+    { "recipients.aliases.*", "list" },
+    { "recipients.aliases.*.numbers", "list" },
+    { "recipients.aliases.*.format", "string" },
+    { "recipients.aliases.*.template", "group" },
+    { "message.template.project_id", "string" },
+    { "message.template.version", "string" },
+    { "message.template.locale", "string" },
+    { "message.template.parameters", "group" },
+    { "message.template.parameters.*", "string" },
+};
+
+const m2s_key_info *m2s_config_keys(size_t *n)
+{
+    static m2s_key_info all[N_KEYS + sizeof key_infos_extra / sizeof key_infos_extra[0]];
+    static size_t count;
+    if (!count) {
+        for (size_t i = 0; i < N_KEYS; i++) {
+            all[count].name = keys[i].name;
+            all[count].type = keys[i].type_doc;
+            count++;
+        }
+        for (size_t i = 0; i < sizeof key_infos_extra / sizeof key_infos_extra[0]; i++)
+            all[count++] = key_infos_extra[i];
+    }
+    *n = count;
+    return all;
+}
+
+const char *m2s_config_default_path(void)
+{
+    return SYSCONFDIR "/mail2sms/mail2sms.conf";
+}
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct loader {
+    const char *file;
+    m2s_strv *problems;
+    int n_problems;
+} loader;
+
+__attribute__((format(printf, 3, 4)))
+static void problem(loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    int line = s ? (int)config_setting_source_line(s) : 0;
+    char *full = line > 0 ? xasprintf("%s:%d: %s", ld->file, line, msg)
+                          : xasprintf("%s: %s", ld->file, msg);
+    free(msg);
+    ld->n_problems++;
+    if (ld->problems)
+        m2s_strv_take(ld->problems, full);
+    else
+        free(full);
+}
+
+/* "a.b.c" of a setting. New string. */
+static char *setting_path(const config_setting_t *s)
+{
+    const char *names[32];
+    int n = 0;
+    for (const config_setting_t *p = s; p && n < 32; p = config_setting_parent(p)) {
+        if (config_setting_is_root(p))
+            break;
+        names[n++] = config_setting_name(p) ? config_setting_name(p) : "[]";
+    }
+    m2s_buf b;
+    m2s_buf_init(&b);
+    for (int i = n - 1; i >= 0; i--) {
+        m2s_buf_adds(&b, names[i]);
+        if (i)
+            m2s_buf_addc(&b, '.');
+    }
+    return m2s_buf_steal(&b);
+}
+
+static const key_def *find_key(const char *path)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].name, path) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static const char *type_name(int t)
+{
+    switch (t) {
+    case CONFIG_TYPE_GROUP: return "a group";
+    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a number";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "a boolean";
+    case CONFIG_TYPE_ARRAY: return "an array";
+    case CONFIG_TYPE_LIST: return "a list";
+    default: return "something else";
+    }
+}
+
+static bool is_int(const config_setting_t *s)
+{
+    int t = config_setting_type(s);
+    return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+/* A list or array whose members are all strings: copy into out. */
+static bool get_strv(loader *ld, const config_setting_t *s, const char *path,
+                     m2s_strv *out)
+{
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_STRING) {          /* a lone string is a list of one */
+        m2s_strv_add(out, config_setting_get_string(s));
+        return true;
+    }
+    if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+        problem(ld, s, "'%s' must be a list of strings, not %s", path, type_name(t));
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            problem(ld, e, "'%s' must hold only strings", path);
+            ok = false;
+            continue;
+        }
+        m2s_strv_add(out, config_setting_get_string(e));
+    }
+    return ok;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = xstrdup(v);
+}
+
+/* ------------------------------------------------------- templates */
+
+static m2s_template *load_template(loader *ld, const config_setting_t *s,
+                                   const char *path)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        problem(ld, s, "'%s' must be a group", path);
+        return NULL;
+    }
+    m2s_template *t = xcalloc(1, sizeof *t);
+    t->version = xstrdup("latest");
+    t->locale = xstrdup("en");
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *name = config_setting_name(e);
+        char **dst = NULL;
+        if (strcmp(name, "project_id") == 0)
+            dst = &t->project_id;
+        else if (strcmp(name, "version") == 0)
+            dst = &t->version;
+        else if (strcmp(name, "locale") == 0)
+            dst = &t->locale;
+        if (dst) {
+            if (config_setting_type(e) != CONFIG_TYPE_STRING || !*config_setting_get_string(e))
+                problem(ld, e, "'%s.%s' must be a non-empty string", path, name);
+            else
+                set_str(dst, config_setting_get_string(e));
+        } else if (strcmp(name, "parameters") == 0) {
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                problem(ld, e, "'%s.parameters' must be a group of name = \"value\"", path);
+                continue;
+            }
+            for (int j = 0; j < config_setting_length(e); j++) {
+                const config_setting_t *p = config_setting_get_elem(e, (unsigned)j);
+                if (config_setting_type(p) != CONFIG_TYPE_STRING) {
+                    problem(ld, p, "'%s.parameters.%s' must be a string", path,
+                            config_setting_name(p));
+                    continue;
+                }
+                m2s_strv_add(&t->param_keys, config_setting_name(p));
+                m2s_strv_add(&t->param_values, config_setting_get_string(p));
+            }
+        } else {
+            problem(ld, e, "unknown key '%s.%s'", path, name);
+        }
+    }
+    if (!t->project_id)
+        problem(ld, s, "'%s' needs project_id", path);
+    return t;
+}
+
+static void free_template(m2s_template *t)
+{
+    if (!t)
+        return;
+    free(t->project_id);
+    free(t->version);
+    free(t->locale);
+    m2s_strv_free(&t->param_keys);
+    m2s_strv_free(&t->param_values);
+    free(t);
+}
+
+/* --------------------------------------------------------- aliases */
+
+static void check_alias_numbers(loader *ld, const m2s_config *cfg,
+                                 const config_setting_t *s, const m2s_alias *a)
+{
+    for (size_t i = 0; i < a->numbers.n; i++) {
+        const char *why = NULL;
+        char *num = m2s_normalize_number(a->numbers.v[i], cfg->default_country, &why);
+        if (!num)
+            problem(ld, s, "alias '%s': \"%s\" is not a phone number (%s)", a->name,
+                    a->numbers.v[i], why ? why : "invalid");
+        free(num);
+    }
+    if (a->numbers.n == 0)
+        problem(ld, s, "alias '%s' has no numbers", a->name);
+}
+
+static bool valid_alias_name(const char *name)
+{
+    if (!*name || strlen(name) > 64)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-+", *p))
+            return false;
+    return true;
+}
+
+static void add_alias(loader *ld, m2s_config *cfg, const config_setting_t *s,
+                      const char *name, const config_setting_t *body)
+{
+    if (!valid_alias_name(name)) {
+        problem(ld, s, "alias name \"%s\" must be letters, digits, '.', '_', '-' or '+'", name);
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_aliases; i++)
+        if (strcasecmp(cfg->aliases[i].name, name) == 0) {
+            problem(ld, s, "alias '%s' is defined twice", name);
+            return;
+        }
+    cfg->aliases = xrealloc(cfg->aliases, (cfg->n_aliases + 1) * sizeof *cfg->aliases);
+    m2s_alias *a = &cfg->aliases[cfg->n_aliases++];
+    memset(a, 0, sizeof *a);
+    a->name = xstrdup(name);
+    char *path = xasprintf("recipients.aliases.%s", name);
+    if (config_setting_type(body) == CONFIG_TYPE_GROUP) {
+        for (int i = 0; i < config_setting_length(body); i++) {
+            const config_setting_t *e = config_setting_get_elem(body, (unsigned)i);
+            const char *k = config_setting_name(e);
+            if (strcmp(k, "numbers") == 0) {
+                get_strv(ld, e, path, &a->numbers);
+            } else if (strcmp(k, "format") == 0) {
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                    problem(ld, e, "'%s.format' must be a string", path);
+                else
+                    set_str(&a->format, config_setting_get_string(e));
+            } else if (strcmp(k, "template") == 0) {
+                char *tp = xasprintf("%s.template", path);
+                a->tmpl = load_template(ld, e, tp);
+                free(tp);
+            } else if (strcmp(k, "name") == 0 && body != s) {
+                /* list form: name handled by the caller */
+            } else {
+                problem(ld, e, "unknown key '%s.%s'", path, k);
+            }
+        }
+    } else {
+        get_strv(ld, body, path, &a->numbers);
+    }
+    free(path);
+}
+
+static void load_aliases(loader *ld, m2s_config *cfg, const config_setting_t *s)
+{
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_GROUP) {
+        /* aliases = { oncall = [ "+31..." ]; ops = { numbers = [...]; format = "..."; }; } */
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            add_alias(ld, cfg, e, config_setting_name(e), e);
+        }
+    } else if (t == CONFIG_TYPE_LIST) {
+        /* aliases = ( { name = "on.call"; numbers = [ ... ]; } ) */
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            const char *name = NULL;
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP ||
+                !config_setting_lookup_string(e, "name", &name)) {
+                problem(ld, e, "each entry of recipients.aliases must be a group with a name");
+                continue;
+            }
+            add_alias(ld, cfg, e, name, e);
+        }
+    } else {
+        problem(ld, s, "'recipients.aliases' must be a group, not %s", type_name(t));
+    }
+}
+
+/* ---------------------------------------------------------- values */
+
+static void load_value(loader *ld, m2s_config *cfg, const key_def *k,
+                       const config_setting_t *s)
+{
+    char *base = (char *)cfg;
+    int t = config_setting_type(s);
+    switch (k->kind) {
+    case K_GROUP:
+        if (t != CONFIG_TYPE_GROUP)
+            problem(ld, s, "'%s' must be a group, not %s", k->name, type_name(t));
+        break;
+    case K_STR:
+        if (t != CONFIG_TYPE_STRING)
+            problem(ld, s, "'%s' must be a string, not %s", k->name, type_name(t));
+        else
+            set_str((char **)(base + k->off), config_setting_get_string(s));
+        break;
+    case K_INT:
+    case K_INT64: {
+        if (!is_int(s)) {
+            problem(ld, s, "'%s' must be an integer, not %s", k->name, type_name(t));
+            break;
+        }
+        long long v = config_setting_get_int64(s);
+        if ((double)v < k->min || (double)v > k->max) {
+            problem(ld, s, "'%s' must be between %.0f and %.0f", k->name, k->min, k->max);
+            break;
+        }
+        if (k->kind == K_INT)
+            *(long *)(base + k->off) = (long)v;
+        else
+            *(int64_t *)(base + k->off) = (int64_t)v;
+        break;
+    }
+    case K_NUM: {
+        double v;
+        if (is_int(s))
+            v = (double)config_setting_get_int64(s);
+        else if (t == CONFIG_TYPE_FLOAT)
+            v = config_setting_get_float(s);
+        else {
+            problem(ld, s, "'%s' must be a number, not %s", k->name, type_name(t));
+            break;
+        }
+        if (v < k->min || v > k->max) {
+            problem(ld, s, "'%s' must be between %g and %g", k->name, k->min, k->max);
+            break;
+        }
+        *(double *)(base + k->off) = v;
+        break;
+    }
+    case K_BOOL:
+        if (t != CONFIG_TYPE_BOOL)
+            problem(ld, s, "'%s' must be true or false, not %s", k->name, type_name(t));
+        else
+            *(bool *)(base + k->off) = config_setting_get_bool(s) != 0;
+        break;
+    case K_ENUM: {
+        if (t != CONFIG_TYPE_STRING) {
+            problem(ld, s, "'%s' must be one of \"%s\"", k->name, k->choices);
+            break;
+        }
+        const char *v = config_setting_get_string(s);
+        int idx = 0;
+        bool found = false;
+        for (const char *c = k->choices; c && *c; idx++) {
+            size_t len = strcspn(c, "|");
+            if (strlen(v) == len && strncmp(c, v, len) == 0) {
+                found = true;
+                break;
+            }
+            c += len;
+            if (*c == '|')
+                c++;
+        }
+        if (!found)
+            problem(ld, s, "'%s' must be one of \"%s\", not \"%s\"", k->name, k->choices, v);
+        else
+            *(int *)(base + k->off) = idx;
+        break;
+    }
+    case K_LIST: {
+        m2s_strv *l = (m2s_strv *)(base + k->off);
+        m2s_strv_free(l);
+        get_strv(ld, s, k->name, l);
+        break;
+    }
+    case K_MMS:
+        if (t == CONFIG_TYPE_BOOL)
+            cfg->mms = config_setting_get_bool(s) ? M2S_MMS_ON : M2S_MMS_OFF;
+        else if (t == CONFIG_TYPE_STRING && strcmp(config_setting_get_string(s), "auto") == 0)
+            cfg->mms = M2S_MMS_AUTO;
+        else
+            problem(ld, s, "'media.mms' must be \"auto\", true or false");
+        break;
+    case K_ALIASES:
+        load_aliases(ld, cfg, s);
+        break;
+    case K_TEMPLATE:
+        free_template(cfg->tmpl);
+        cfg->tmpl = load_template(ld, s, "message.template");
+        break;
+    }
+}
+
+/* Walk the whole tree: every setting must be a known key. */
+static void walk(loader *ld, m2s_config *cfg, const config_setting_t *group)
+{
+    for (int i = 0; i < config_setting_length(group); i++) {
+        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        char *path = setting_path(s);
+        const key_def *k = find_key(path);
+        if (!k)
+            problem(ld, s, "unknown key '%s'", path);
+        else {
+            load_value(ld, cfg, k, s);
+            if (k->kind == K_GROUP && config_setting_type(s) == CONFIG_TYPE_GROUP)
+                walk(ld, cfg, s);
+        }
+        free(path);
+    }
+}
+
+/* ------------------------------------------------------- semantics */
+
+static bool url_ok(const char *url, bool *plain_http)
+{
+    *plain_http = false;
+    if (strncmp(url, "https://", 8) == 0)
+        return url[8] != '\0';
+    if (strncmp(url, "http://", 7) == 0) {
+        /* Plain HTTP only to this machine (tests, a local proxy): the
+         * access key must never cross a network in the clear. */
+        const char *h = url + 7;
+        *plain_http = true;
+        return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 ||
+               strncmp(h, "[::1]", 5) == 0;
+    }
+    return false;
+}
+
+static bool id_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > 128)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+            return false;
+    return true;
+}
+
+static bool tag_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 50)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_ ", *s))
+            return false;
+    return true;
+}
+
+static char *read_key_file(loader *ld, const config_setting_t *s, const char *path)
+{
+    char *key = NULL;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        problem(ld, s, "cannot read bird.access_key_file %s: %s", path, strerror(errno));
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        problem(ld, s, "bird.access_key_file %s is not a regular file", path);
+        goto out;
+    }
+    if (st.st_mode & 077) {
+        problem(ld, s, "bird.access_key_file %s can be read by others (mode %04o); "
+                "make it owner-only: chmod 600", path, (unsigned)(st.st_mode & 07777));
+        goto out;
+    }
+    m2s_buf b;
+    m2s_buf_init(&b);
+    bool big = false;
+    if (m2s_read_all(fd, 4096, &b, &big) != 0 || big) {
+        problem(ld, s, "bird.access_key_file %s could not be read", path);
+        m2s_buf_free(&b);
+        goto out;
+    }
+    /* One line; surrounding white space ignored. */
+    char *k = b.data ? b.data : "";
+    while (isspace((unsigned char)*k))
+        k++;
+    size_t len = strcspn(k, "\r\n");
+    while (len && isspace((unsigned char)k[len - 1]))
+        len--;
+    key = xstrndup(k, len);
+    m2s_buf_free(&b);
+out:
+    if (fd >= 0)
+        close(fd);
+    return key;
+}
+
+static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
+                          const char *file, bool file_shared)
+{
+    const config_setting_t *root = config_root_setting(lc);
+    const config_setting_t *bird = config_setting_get_member(root, "bird");
+    bool plain = false;
+
+    if (!url_ok(cfg->api_url, &plain))
+        problem(ld, config_lookup(lc, "bird.api_url"),
+                "bird.api_url must be an https:// URL (http:// only to localhost)");
+    size_t ul = strlen(cfg->api_url);
+    while (ul > 0 && cfg->api_url[ul - 1] == '/')
+        cfg->api_url[--ul] = '\0';
+    if (!id_ok(cfg->workspace_id))
+        problem(ld, config_lookup(lc, "bird.workspace_id") ? config_lookup(lc, "bird.workspace_id") : bird,
+                cfg->workspace_id ? "bird.workspace_id must be letters, digits, '-' or '_'"
+                                  : "bird.workspace_id is required");
+    if (!id_ok(cfg->channel_id))
+        problem(ld, config_lookup(lc, "bird.channel_id") ? config_lookup(lc, "bird.channel_id") : bird,
+                cfg->channel_id ? "bird.channel_id must be letters, digits, '-' or '_'"
+                                : "bird.channel_id is required");
+
+    /* The access key: from a file that only its owner can read, or inline
+     * in a configuration file that only its owner can read. */
+    const config_setting_t *ks = config_lookup(lc, "bird.access_key");
+    const config_setting_t *kfs = config_lookup(lc, "bird.access_key_file");
+    if (cfg->access_key && cfg->access_key_file) {
+        problem(ld, ks, "set only one of bird.access_key and bird.access_key_file");
+    } else if (cfg->access_key_file) {
+        cfg->access_key = read_key_file(ld, kfs, cfg->access_key_file);
+    } else if (cfg->access_key) {
+        if (file_shared)
+            problem(ld, ks, "bird.access_key is set but %s can be read by others; "
+                    "chmod 600 it or use bird.access_key_file", file);
+    } else {
+        problem(ld, bird, "no access key: set bird.access_key_file (or bird.access_key)");
+    }
+    if (cfg->access_key && (!*cfg->access_key || strpbrk(cfg->access_key, "\r\n\t ")))
+        problem(ld, ks ? ks : kfs, "the access key is empty or contains white space");
+    if (cfg->ca_file && access(cfg->ca_file, R_OK) != 0)
+        problem(ld, config_lookup(lc, "bird.ca_file"), "cannot read bird.ca_file %s", cfg->ca_file);
+
+    if (cfg->default_country) {
+        size_t n = strlen(cfg->default_country);
+        bool digits = n >= 1 && n <= 3 && strspn(cfg->default_country, "0123456789") == n &&
+                      cfg->default_country[0] != '0';
+        if (!digits)
+            problem(ld, config_lookup(lc, "recipients.default_country"),
+                    "recipients.default_country must be a country calling code such as \"31\"");
+    }
+    for (size_t i = 0; i < cfg->allowed_prefixes.n; i++) {
+        const char *p = cfg->allowed_prefixes.v[i];
+        const char *d = p[0] == '+' ? p + 1 : p;
+        if (!*d || strspn(d, "0123456789") != strlen(d))
+            problem(ld, config_lookup(lc, "recipients.allowed_prefixes"),
+                    "recipients.allowed_prefixes: \"%s\" is not a prefix such as \"+31\"", p);
+    }
+    const config_setting_t *as = config_lookup(lc, "recipients.aliases");
+    for (size_t i = 0; i < cfg->n_aliases; i++)
+        check_alias_numbers(ld, cfg, as, &cfg->aliases[i]);
+
+    for (size_t i = 0; i < cfg->strip_patterns.n; i++) {
+        regex_t re;
+        int rc = regcomp(&re, cfg->strip_patterns.v[i], REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char err[128];
+            regerror(rc, &re, err, sizeof err);
+            problem(ld, config_lookup(lc, "message.strip"),
+                    "message.strip: bad pattern \"%s\": %s", cfg->strip_patterns.v[i], err);
+        } else {
+            regfree(&re);
+        }
+    }
+    if (cfg->tags.n > 10)
+        problem(ld, config_lookup(lc, "message.tags"), "message.tags: at most 10 tags");
+    for (size_t i = 0; i < cfg->tags.n; i++) {
+        if (!tag_ok(cfg->tags.v[i]))
+            problem(ld, config_lookup(lc, "message.tags"),
+                    "message.tags: \"%s\" must be 1-50 letters, digits, '-', '_' or spaces",
+                    cfg->tags.v[i]);
+        for (char *c = cfg->tags.v[i]; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
+    if (!*cfg->format && !cfg->tmpl)
+        problem(ld, config_lookup(lc, "message.format"), "message.format is empty");
+
+    if (cfg->media_store == M2S_STORE_DIRECTORY) {
+        if (!cfg->media_directory || cfg->media_directory[0] != '/')
+            problem(ld, config_lookup(lc, "media.store"),
+                    "media.store = \"directory\" needs media.directory (an absolute path)");
+        if (!cfg->media_base_url || !url_ok(cfg->media_base_url, &plain))
+            problem(ld, config_lookup(lc, "media.store"),
+                    "media.store = \"directory\" needs media.base_url (https://...)");
+    }
+    if (cfg->media_max_total_bytes < cfg->media_max_bytes)
+        problem(ld, config_lookup(lc, "media.max_total_bytes"),
+                "media.max_total_bytes must not be smaller than media.max_bytes");
+    if (!cfg->state_dir || cfg->state_dir[0] != '/')
+        problem(ld, config_lookup(lc, "state_dir"), "state_dir must be an absolute path");
+    if (cfg->deadline < cfg->timeout + cfg->connect_timeout)
+        problem(ld, config_lookup(lc, "deadline"),
+                "deadline (%lds) must be at least bird.timeout + bird.connect_timeout (%lds)",
+                cfg->deadline, cfg->timeout + cfg->connect_timeout);
+}
+
+static void set_defaults(m2s_config *cfg)
+{
+    cfg->api_url = xstrdup("https://api.bird.com");
+    cfg->timeout = 20;
+    cfg->connect_timeout = 10;
+    cfg->concurrency = 8;
+    cfg->max_rate = 50;
+    cfg->sender_check = M2S_SENDER_CHECK_BOTH;
+    cfg->format = xstrdup("{subject}: {body}");
+    cfg->max_parts = 3;
+    cfg->strip_signature = true;
+    cfg->strip_quotes = true;
+    cfg->collapse_blank = true;
+    cfg->transliterate = true;
+    cfg->media_store = M2S_STORE_BIRD;
+    cfg->mms = M2S_MMS_AUTO;
+    cfg->non_mms = M2S_NON_MMS_LINKS;
+    cfg->media_max_bytes = 5 * 1024 * 1024;
+    cfg->media_max_total_bytes = 10 * 1024 * 1024;
+    cfg->on_too_large = M2S_TOO_LARGE_NOTE;
+    cfg->presign_path = M2S_PRESIGN_CHANNEL;
+    cfg->on_exceed = M2S_EXCEED_DEFER;
+    cfg->max_message_bytes = 30 * 1024 * 1024;
+    cfg->max_mime_depth = 20;
+    cfg->max_mime_parts = 500;
+    cfg->state_dir = xstrdup(LOCALSTATEDIR "/lib/mail2sms");
+    cfg->retention_days = 30;
+    cfg->deadline = 120;
+}
+
+static m2s_config *load(config_t *lc, const char *name, bool file_shared,
+                        m2s_strv *problems)
+{
+    loader ld = { name, problems, 0 };
+    m2s_config *cfg = xcalloc(1, sizeof *cfg);
+    set_defaults(cfg);
+    cfg->path = xstrdup(name);
+    walk(&ld, cfg, config_root_setting(lc));
+    if (ld.n_problems == 0)
+        check_meaning(&ld, cfg, lc, name, file_shared);
+    if (ld.n_problems) {
+        m2s_config_free(cfg);
+        cfg = NULL;
+    }
+    return cfg;
+}
+
+static void syntax_problem(const config_t *lc, const char *name, m2s_strv *problems)
+{
+    if (!problems)
+        return;
+    const char *text = config_error_text(lc);
+    if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+        m2s_strv_take(problems, xasprintf("%s: cannot read the configuration file: %s",
+                                          name, strerror(errno)));
+    else
+        m2s_strv_take(problems, xasprintf("%s:%d: %s", name, config_error_line(lc),
+                                          text ? text : "syntax error"));
+}
+
+static void init_lc(config_t *lc)
+{
+    config_init(lc);
+    /* Keep settings in file order and refuse @include of other files:
+     * one file, one place to look. */
+    config_set_options(lc, 0);
+}
+
+m2s_config *m2s_config_load(const char *path, m2s_strv *problems)
+{
+    config_t lc;
+    m2s_config *cfg = NULL;
+    init_lc(&lc);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (problems)
+            m2s_strv_take(problems, xasprintf("%s: cannot read the configuration file: %s",
+                                              path, strerror(errno)));
+        goto out;
+    }
+    if (!config_read_file(&lc, path)) {
+        syntax_problem(&lc, path, problems);
+        goto out;
+    }
+    cfg = load(&lc, path, (st.st_mode & 077) != 0, problems);
+out:
+    config_destroy(&lc);
+    return cfg;
+}
+
+m2s_config *m2s_config_load_string(const char *text, const char *name,
+                                   m2s_strv *problems)
+{
+    config_t lc;
+    m2s_config *cfg = NULL;
+    init_lc(&lc);
+    if (!config_read_string(&lc, text)) {
+        syntax_problem(&lc, name, problems);
+        goto out;
+    }
+    cfg = load(&lc, name, false, problems);
+out:
+    config_destroy(&lc);
+    return cfg;
+}
+
+void m2s_config_free(m2s_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free(cfg->api_url);
+    free(cfg->workspace_id);
+    free(cfg->channel_id);
+    free(cfg->access_key_file);
+    if (cfg->access_key) {
+        explicit_bzero(cfg->access_key, strlen(cfg->access_key));
+        free(cfg->access_key);
+    }
+    free(cfg->ca_file);
+    free(cfg->default_country);
+    m2s_strv_free(&cfg->allowed_prefixes);
+    for (size_t i = 0; i < cfg->n_aliases; i++) {
+        free(cfg->aliases[i].name);
+        m2s_strv_free(&cfg->aliases[i].numbers);
+        free(cfg->aliases[i].format);
+        free_template(cfg->aliases[i].tmpl);
+    }
+    free(cfg->aliases);
+    m2s_strv_free(&cfg->senders_allowed);
+    free(cfg->sender_token);
+    m2s_strv_free(&cfg->senders_trusted);
+    free(cfg->format);
+    m2s_strv_free(&cfg->strip_patterns);
+    m2s_strv_free(&cfg->tags);
+    free_template(cfg->tmpl);
+    free(cfg->media_directory);
+    free(cfg->media_base_url);
+    free(cfg->state_dir);
+    free(cfg);
+}
+
+const m2s_alias *m2s_config_alias(const m2s_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_aliases; i++)
+        if (strcasecmp(cfg->aliases[i].name, name) == 0)
+            return &cfg->aliases[i];
+    return NULL;
+}
+
+static const char *choice(const char *choices, int idx)
+{
+    static char buf[32];
+    const char *c = choices;
+    for (int i = 0; i < idx && c; i++) {
+        c = strchr(c, '|');
+        if (c)
+            c++;
+    }
+    if (!c)
+        return "?";
+    size_t len = strcspn(c, "|");
+    snprintf(buf, sizeof buf, "%.*s", (int)len, c);
+    return buf;
+}
+
+void m2s_config_summary(const m2s_config *cfg, FILE *out)
+{
+    fprintf(out, "configuration: %s\n", cfg->path);
+    fprintf(out, "endpoint: %s/workspaces/%s/channels/%s/messages\n",
+            cfg->api_url, cfg->workspace_id, cfg->channel_id);
+    fprintf(out, "access key: %s (%zu characters, not shown)\n",
+            cfg->access_key_file ? cfg->access_key_file : "inline", strlen(cfg->access_key));
+    fprintf(out, "timeouts: connect %lds, request %lds, deadline %lds\n",
+            cfg->connect_timeout, cfg->timeout, cfg->deadline);
+    fprintf(out, "sending: %ld at once, at most %g requests/s\n", cfg->concurrency, cfg->max_rate);
+    fprintf(out, "default country: %s\n", cfg->default_country ? cfg->default_country : "(none)");
+    fprintf(out, "allowed prefixes: ");
+    if (!cfg->allowed_prefixes.n)
+        fprintf(out, "(any)");
+    for (size_t i = 0; i < cfg->allowed_prefixes.n; i++)
+        fprintf(out, "%s%s", i ? " " : "", cfg->allowed_prefixes.v[i]);
+    fprintf(out, "\naliases: %zu\n", cfg->n_aliases);
+    for (size_t i = 0; i < cfg->n_aliases; i++)
+        fprintf(out, "  %s: %zu number%s\n", cfg->aliases[i].name, cfg->aliases[i].numbers.n,
+                cfg->aliases[i].numbers.n == 1 ? "" : "s");
+    fprintf(out, "senders: %s", cfg->senders_allowed.n ? "" : "(anyone)");
+    for (size_t i = 0; i < cfg->senders_allowed.n; i++)
+        fprintf(out, "%s%s", i ? " " : "", cfg->senders_allowed.v[i]);
+    fprintf(out, "\nsender check: %s, null sender %s, token %s\n",
+            choice("both|envelope|header", cfg->sender_check),
+            cfg->allow_null_sender || !cfg->senders_allowed.n ? "allowed" : "refused",
+            cfg->sender_token ? "required (not shown)" : "not required");
+    fprintf(out, "message: format \"%s\", at most %ld parts (%s)%s\n", cfg->format,
+            cfg->max_parts, choice("truncate|reject", cfg->on_too_long),
+            cfg->tmpl ? ", Bird template" : "");
+    fprintf(out, "media: store %s, mms %s, non-MMS numbers get %s\n",
+            choice("bird|directory", cfg->media_store),
+            cfg->mms == M2S_MMS_AUTO ? "auto (+1 only)" : cfg->mms == M2S_MMS_ON ? "on" : "off",
+            choice("links|drop", cfg->non_mms));
+    fprintf(out, "limits: %ld per number per hour, %ld per sender per hour (%s), "
+            "mail up to %lld bytes\n", cfg->per_number_per_hour, cfg->per_sender_per_hour,
+            choice("defer|drop", cfg->on_exceed), (long long)cfg->max_message_bytes);
+    fprintf(out, "state: %s (journal kept %ld days)\n", cfg->state_dir, cfg->retention_days);
+}

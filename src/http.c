@@ -1,9 +1,466 @@
+/* http.c - a batch of requests to Bird over libcurl's multi interface.
+ *
+ * Each request goes through: PENDING (waits for its start time, a free
+ * slot under bird.concurrency and room under bird.max_rate) -> RUNNING ->
+ * DONE, or back to PENDING with a backoff when the answer is one that curl
+ * itself would retry (408, 429, 500, 502, 503, 504, DNS, connect,
+ * timeout, dropped connection) and the deadline leaves time for another
+ * go. Connections stay in the multi handle's cache and are reused; HTTP/2
+ * is asked for on TLS and multiplexed when the server offers it.
+ */
 #include "build-config.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
 #include "http.h"
-m2s_http *m2s_http_new(const m2s_config *cfg, double deadline_at) { return NULL; }
-void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n) {}
-void m2s_http_get_stats(const m2s_http *h, m2s_http_stats *out) {}
-void m2s_http_req_clear(m2s_http_req *req) {}
-void m2s_http_free(m2s_http *h) {}
-bool m2s_http_is_temporary(const m2s_http_req *req) { return true; }
-const char *m2s_http_user_agent(void) { return "mail2sms/" PACKAGE_VERSION; }
+
+#define MAX_RESPONSE (1024 * 1024)  /* more than any Bird reply; bounds memory */
+#define MIN_ATTEMPT_SECONDS 0.5     /* no new attempt with less time than this left */
+#define BACKOFF_BASE 0.5
+#define BACKOFF_CAP 30.0
+
+typedef enum { ST_PENDING, ST_RUNNING, ST_DONE } req_state;
+
+typedef struct slot {
+    m2s_http_req *req;
+    req_state state;
+    double next_at;             /* earliest start of the next attempt */
+    CURL *easy;
+    struct curl_slist *headers;
+    curl_mime *mime;
+    m2s_buf resp;
+    double retry_after;         /* from the last answer, seconds; < 0 = none */
+    size_t file_pos;            /* read position for the upload callback */
+} slot;
+
+struct m2s_http {
+    const m2s_config *cfg;
+    double deadline_at;
+    CURLM *multi;
+    double *starts;             /* ring of recent start times, for max_rate */
+    size_t n_window;
+    size_t ring_pos;
+    double window;              /* seconds in which at most n_window may start */
+    m2s_http_stats stats;
+};
+
+static char user_agent[96];
+
+const char *m2s_http_user_agent(void)
+{
+    if (!user_agent[0]) {
+        const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+        snprintf(user_agent, sizeof user_agent, "mail2sms/%s libcurl/%s", PACKAGE_VERSION,
+                 v && v->version ? v->version : "?");
+    }
+    return user_agent;
+}
+
+m2s_http *m2s_http_new(const m2s_config *cfg, double deadline_at)
+{
+    static bool global_done;
+    if (!global_done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        global_done = true;
+    }
+    m2s_http *h = xcalloc(1, sizeof *h);
+    h->cfg = cfg;
+    h->deadline_at = deadline_at;
+    h->multi = curl_multi_init();
+    if (!h->multi) {
+        free(h);
+        return NULL;
+    }
+    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->concurrency);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->concurrency);
+    /* "never more than max_rate in any one second": remember the last n
+     * start times; a new start must come at least `window` after the n-th
+     * last one. For a fractional rate below 1 the window stretches. */
+    double rate = cfg->max_rate > 0 ? cfg->max_rate : 50;
+    h->n_window = rate >= 1 ? (size_t)floor(rate) : 1;
+    h->window = (double)h->n_window / rate;
+    h->starts = xcalloc(h->n_window, sizeof *h->starts);
+    for (size_t i = 0; i < h->n_window; i++)
+        h->starts[i] = -1e9;
+    return h;
+}
+
+void m2s_http_free(m2s_http *h)
+{
+    if (!h)
+        return;
+    curl_multi_cleanup(h->multi);
+    free(h->starts);
+    free(h);
+}
+
+void m2s_http_get_stats(const m2s_http *h, m2s_http_stats *out)
+{
+    *out = h->stats;
+}
+
+void m2s_http_req_clear(m2s_http_req *req)
+{
+    free(req->resp);
+    free(req->err_text);
+    req->resp = NULL;
+    req->resp_len = 0;
+    req->err_text = NULL;
+    req->status = 0;
+    req->err = M2S_HTTP_OK;
+    req->attempts = 0;
+    req->maybe_sent = false;
+}
+
+static bool status_temporary(long status)
+{
+    return status == 408 || status == 429 || status == 500 || status == 502 ||
+           status == 503 || status == 504;
+}
+
+bool m2s_http_is_temporary(const m2s_http_req *req)
+{
+    if (req->err != M2S_HTTP_OK)
+        return true;
+    return status_temporary(req->status) || req->status >= 500;
+}
+
+/* ------------------------------------------------------- callbacks */
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    slot *s = user;
+    size_t n = size * nmemb;
+    if (s->resp.len + n > MAX_RESPONSE)
+        n = s->resp.len < MAX_RESPONSE ? MAX_RESPONSE - s->resp.len : 0;
+    if (n)
+        m2s_buf_add(&s->resp, ptr, n);
+    return size * nmemb;
+}
+
+static size_t on_read_file(char *buf, size_t size, size_t nitems, void *user)
+{
+    slot *s = user;
+    size_t want = size * nitems;
+    size_t left = s->req->file_len - s->file_pos;
+    if (want > left)
+        want = left;
+    memcpy(buf, s->req->file + s->file_pos, want);
+    s->file_pos += want;
+    return want;
+}
+
+static int on_seek_file(void *user, curl_off_t offset, int origin)
+{
+    slot *s = user;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > s->req->file_len)
+        return CURL_SEEKFUNC_FAIL;
+    s->file_pos = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* --------------------------------------------------------- attempt */
+
+static void slot_reset(slot *s)
+{
+    if (s->easy)
+        curl_easy_cleanup(s->easy);
+    curl_slist_free_all(s->headers);
+    curl_mime_free(s->mime);
+    s->easy = NULL;
+    s->headers = NULL;
+    s->mime = NULL;
+    m2s_buf_free(&s->resp);
+    s->file_pos = 0;
+}
+
+static bool slot_start(m2s_http *h, slot *s, double now)
+{
+    const m2s_config *cfg = h->cfg;
+    m2s_http_req *r = s->req;
+    double left = h->deadline_at - now;
+    CURL *e = curl_easy_init();
+    if (!e)
+        return false;
+    s->easy = e;
+    s->retry_after = -1;
+
+    long timeout_ms = (long)(fmin((double)cfg->timeout, left) * 1000);
+    long connect_ms = (long)(fmin((double)cfg->connect_timeout, left) * 1000);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 1 ? timeout_ms : 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms > 1 ? connect_ms : 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, m2s_http_user_agent());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    /* TLS verification is always on; only the CA bundle can be chosen. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (cfg->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+
+    s->headers = curl_slist_append(s->headers, "Expect:");
+    s->headers = curl_slist_append(s->headers, "Accept: application/json");
+    if (r->auth) {
+        char *auth = xasprintf("Authorization: AccessKey %s", cfg->access_key);
+        s->headers = curl_slist_append(s->headers, auth);
+        explicit_bzero(auth, strlen(auth));
+        free(auth);
+    }
+    const char *method = r->method ? r->method : "POST";
+    if (r->body) {
+        s->headers = curl_slist_append(s->headers, "Content-Type: application/json");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else if (r->file && strcmp(method, "PUT") == 0) {
+        /* A presigned PUT: the bytes are the body. */
+        char *ct = xasprintf("Content-Type: %s", r->file_type ? r->file_type
+                                                              : "application/octet-stream");
+        s->headers = curl_slist_append(s->headers, ct);
+        free(ct);
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read_file);
+        curl_easy_setopt(e, CURLOPT_READDATA, s);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek_file);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, s);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->file_len);
+    } else if (r->file) {
+        /* A presigned POST: every form field as given, the file last. */
+        s->mime = curl_mime_init(e);
+        for (size_t i = 0; r->form_names && i < r->form_names->n; i++) {
+            curl_mimepart *p = curl_mime_addpart(s->mime);
+            curl_mime_name(p, r->form_names->v[i]);
+            curl_mime_data(p, r->form_values->v[i], CURL_ZERO_TERMINATED);
+        }
+        curl_mimepart *p = curl_mime_addpart(s->mime);
+        curl_mime_name(p, "file");
+        curl_mime_filename(p, r->file_name ? r->file_name : "file");
+        curl_mime_type(p, r->file_type ? r->file_type : "application/octet-stream");
+        curl_mime_data_cb(p, (curl_off_t)r->file_len, on_read_file, on_seek_file, NULL, s);
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, s->mime);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+        return false;
+    s->state = ST_RUNNING;
+    r->attempts++;
+    h->stats.requests++;
+    if (r->attempts > 1)
+        h->stats.retries++;
+    h->starts[h->ring_pos] = now;
+    h->ring_pos = (h->ring_pos + 1) % h->n_window;
+    return true;
+}
+
+static m2s_http_err classify(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK: return M2S_HTTP_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return M2S_HTTP_DNS;
+    case CURLE_COULDNT_CONNECT: return M2S_HTTP_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT: return M2S_HTTP_TIMEOUT;
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY: return M2S_HTTP_DROPPED;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: return M2S_HTTP_TLS;
+    default: return M2S_HTTP_OTHER;
+    }
+}
+
+/* Retry-After: delta-seconds or an HTTP date. */
+static double parse_retry_after(const char *v)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end != v && (*end == '\0' || *end == ' '))
+        return d < 0 ? 0 : d;
+    time_t t = curl_getdate(v, NULL);
+    if (t > 0) {
+        double delta = difftime(t, time(NULL));
+        return delta < 0 ? 0 : delta;
+    }
+    return -1;
+}
+
+static double backoff(int attempts)
+{
+    double base = BACKOFF_BASE * pow(2, attempts > 1 ? attempts - 1 : 0);
+    if (base > BACKOFF_CAP)
+        base = BACKOFF_CAP;
+    unsigned int r = 0;
+    m2s_random_bytes(&r, sizeof r);
+    /* "equal jitter": half fixed, half random, so retries of a fan-out
+     * spread out instead of arriving together */
+    return base / 2 + base / 2 * ((double)r / 4294967295.0);
+}
+
+static void finish(slot *s)
+{
+    m2s_http_req *r = s->req;
+    s->state = ST_DONE;
+    free(r->resp);
+    r->resp_len = s->resp.len;
+    r->resp = m2s_buf_steal(&s->resp);
+    slot_reset(s);
+    if (r->done)
+        r->done(r, r->user);
+}
+
+static void on_complete(m2s_http *h, slot *s, CURLcode rc, double now)
+{
+    m2s_http_req *r = s->req;
+    CURL *e = s->easy;
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    r->err = classify(rc);
+    r->status = rc == CURLE_OK ? status : 0;
+    free(r->err_text);
+    r->err_text = NULL;
+    if (rc != CURLE_OK) {
+        r->err_text = xstrdup(curl_easy_strerror(rc));
+        long req_size = 0;
+        curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
+        if (req_size > 0 && (r->err == M2S_HTTP_TIMEOUT || r->err == M2S_HTTP_DROPPED))
+            r->maybe_sent = true;
+    }
+    struct curl_header *hd = NULL;
+    if (rc == CURLE_OK &&
+        curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &hd) == CURLHE_OK && hd)
+        s->retry_after = parse_retry_after(hd->value);
+    curl_multi_remove_handle(h->multi, e);
+
+    bool retry = r->err == M2S_HTTP_TLS ? false
+               : r->err != M2S_HTTP_OK ? true
+               : status_temporary(r->status);
+    if (retry) {
+        double wait = backoff(r->attempts);
+        if (s->retry_after >= 0 && s->retry_after > wait)
+            wait = s->retry_after;
+        if (now + wait + MIN_ATTEMPT_SECONDS < h->deadline_at) {
+            s->next_at = now + wait;
+            s->state = ST_PENDING;
+            m2s_buf_free(&s->resp);
+            slot_reset(s);
+            return;
+        }
+    }
+    finish(s);
+}
+
+static bool rate_allows(const m2s_http *h, double now, double *wait)
+{
+    double oldest = h->starts[h->ring_pos];
+    if (oldest + h->window <= now)
+        return true;
+    *wait = oldest + h->window - now;
+    return false;
+}
+
+void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
+{
+    slot *slots = xcalloc(n ? n : 1, sizeof *slots);
+    size_t done = 0, running = 0;
+    for (size_t i = 0; i < n; i++) {
+        slots[i].req = reqs[i];
+        slots[i].state = ST_PENDING;
+        slots[i].next_at = 0;
+        m2s_buf_init(&slots[i].resp);
+    }
+    while (done < n) {
+        double now = m2s_now();
+        double next_wake = now + 1.0;
+        /* Start what may start. */
+        for (size_t i = 0; i < n && running < (size_t)h->cfg->concurrency; i++) {
+            slot *s = &slots[i];
+            if (s->state != ST_PENDING)
+                continue;
+            if (h->deadline_at - now < MIN_ATTEMPT_SECONDS) {
+                /* Out of time: keep the last answer, or say why none came. */
+                if (s->req->attempts == 0) {
+                    s->req->err = M2S_HTTP_DEADLINE;
+                    free(s->req->err_text);
+                    s->req->err_text = xstrdup("no time left before the deadline");
+                }
+                finish(s);
+                done++;
+                continue;
+            }
+            if (s->next_at > now) {
+                if (s->next_at < next_wake)
+                    next_wake = s->next_at;
+                continue;
+            }
+            double wait = 0;
+            if (!rate_allows(h, now, &wait)) {
+                if (now + wait < next_wake)
+                    next_wake = now + wait;
+                break;
+            }
+            if (!slot_start(h, s, now)) {
+                s->req->err = M2S_HTTP_OTHER;
+                free(s->req->err_text);
+                s->req->err_text = xstrdup("could not set up the HTTP request");
+                finish(s);
+                done++;
+                continue;
+            }
+            running++;
+        }
+        /* Slots past the concurrency limit may also be out of time. */
+        if (done >= n)
+            break;
+
+        int still = 0;
+        curl_multi_perform(h->multi, &still);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(h->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            slot *s = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            CURLcode rc = m->data.result;
+            running--;
+            on_complete(h, s, rc, m2s_now());
+            if (s->state == ST_DONE)
+                done++;
+        }
+        if (done >= n)
+            break;
+        now = m2s_now();
+        int timeout_ms = (int)((next_wake - now) * 1000);
+        if (timeout_ms < 0)
+            timeout_ms = 0;
+        if (timeout_ms > 1000)
+            timeout_ms = 1000;
+        if (running > 0 || timeout_ms > 0)
+            curl_multi_poll(h->multi, NULL, 0, running > 0 ? (timeout_ms ? timeout_ms : 1) : timeout_ms, NULL);
+    }
+    for (size_t i = 0; i < n; i++)
+        slot_reset(&slots[i]);
+    free(slots);
+}
