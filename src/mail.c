@@ -1,10 +1,829 @@
-/* mail.c - placeholder until the GMime parser lands. */
+/* mail.c - parse one RFC 5322 / MIME message with GMime into plain structs.
+ *
+ * The message is parsed straight from the caller's buffer (a GByteArray
+ * wrapper around it, no copy); GMime keeps part contents as substreams of
+ * that buffer, so the only extra memory is the decoded text and
+ * attachments we hand back.
+ *
+ * Body choice: the first inline text/plain part is the text, the first
+ * inline text/html part the HTML. Further inline text/plain parts of a
+ * multipart/mixed (Apple Mail splits a body around inline images) are
+ * appended to the text; losing alternatives of a multipart/alternative are
+ * dropped. Every other leaf part is an attachment, message/rfc822 parts
+ * included (written out whole). Signatures of multipart/signed are
+ * skipped: they are of no use on a phone.
+ */
 #include "build-config.h"
-#include <stdlib.h>
+
+#include <errno.h>
+#include <iconv.h>
+#include <string.h>
+#include <gmime/gmime.h>
+
 #include "mail.h"
-void m2s_mail_init(void) {}
-void m2s_mail_shutdown(void) {}
-m2s_mail_status m2s_mail_parse(const char *data, size_t len, const m2s_mail_limits *limits, m2s_mail **out, char **why)
-{ *out = NULL; if (why) *why = xstrdup("not implemented"); return M2S_MAIL_MALFORMED; }
-const char *m2s_mail_header(const m2s_mail *mail, const char *name) { return NULL; }
-void m2s_mail_free(m2s_mail *mail) { free(mail); }
+
+typedef struct walk_ctx {
+    m2s_mail *mail;
+    const m2s_mail_limits *limits;
+    long parts;
+    bool too_complex;
+    char *why;                  /* reason when too_complex */
+} walk_ctx;
+
+enum {
+    IN_ALTERNATIVE = 1 << 0,    /* a child of multipart/alternative */
+    IN_RELATED = 1 << 1,        /* a non-root child of multipart/related */
+};
+
+/* ---- UTF-8 helpers ---------------------------------------------------- */
+
+/* Append n bytes at p to b as valid UTF-8: invalid bytes become U+FFFD and
+ * NUL bytes are dropped (the result is a C string). */
+static void add_utf8(m2s_buf *b, const char *p, size_t n)
+{
+    while (n > 0) {
+        const gchar *end;
+        bool ok = g_utf8_validate(p, (gssize)n, &end);
+        size_t good = (size_t)(end - p);
+        m2s_buf_add(b, p, good);
+        if (ok)
+            break;
+        p += good;
+        n -= good;
+        if (*p != '\0')
+            m2s_buf_add(b, "\xEF\xBF\xBD", 3);
+        p++;
+        n--;
+    }
+}
+
+/* A new valid UTF-8 copy of s (NULL gives NULL). */
+static char *utf8_dup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    m2s_buf b;
+    m2s_buf_init(&b);
+    m2s_buf_adds(&b, "");
+    add_utf8(&b, s, strlen(s));
+    return m2s_buf_steal(&b);
+}
+
+/* Drop a leading byte order mark and turn CRLF into LF, in place. */
+static void tidy_text(m2s_buf *b)
+{
+    size_t i = 0, o = 0;
+    if (b->len >= 3 && memcmp(b->data, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    for (; i < b->len; i++) {
+        if (b->data[i] == '\r' && i + 1 < b->len && b->data[i + 1] == '\n')
+            continue;
+        b->data[o++] = b->data[i];
+    }
+    b->len = o;
+    b->data[o] = '\0';
+}
+
+/* Convert n bytes at p from the iconv descriptor cd to UTF-8 into b.
+ * Undecodable bytes become U+FFFD; conversion goes on after them. */
+static void iconv_into(m2s_buf *b, iconv_t cd, const char *p, size_t n)
+{
+    char out[8192];
+    char *in = (char *)p;
+    size_t inleft = n;
+
+    iconv(cd, NULL, NULL, NULL, NULL);
+    for (;;) {
+        char *o = out;
+        size_t oleft = sizeof out;
+        size_t r;
+        if (inleft > 0)
+            r = iconv(cd, &in, &inleft, &o, &oleft);
+        else
+            r = iconv(cd, NULL, NULL, &o, &oleft);      /* flush shift state */
+        int e = errno;
+        add_utf8(b, out, (size_t)(o - out));
+        if (r != (size_t)-1) {
+            if (inleft == 0 && o == out)
+                break;
+            continue;
+        }
+        if (e == E2BIG)
+            continue;
+        if (e == EILSEQ || e == EINVAL) {
+            m2s_buf_add(b, "\xEF\xBF\xBD", 3);
+            if (e == EINVAL || inleft <= 1) {           /* cut at the end */
+                inleft = 0;
+            } else {
+                in++;
+                inleft--;
+            }
+            continue;
+        }
+        /* anything else: give up on conversion, keep the rest sanitised */
+        add_utf8(b, in, inleft);
+        break;
+    }
+}
+
+/* Charsets mail software claims while really sending a superset. */
+static const char *superset_charset(const char *cs)
+{
+    static const struct { const char *name, *super; } map[] = {
+        { "iso-8859-1", "WINDOWS-1252" }, { "iso8859-1", "WINDOWS-1252" },
+        { "latin1", "WINDOWS-1252" }, { "iso_8859-1", "WINDOWS-1252" },
+        { "us-ascii", "WINDOWS-1252" }, { "ascii", "WINDOWS-1252" },
+        { "shift_jis", "CP932" }, { "shift-jis", "CP932" },
+        { "sjis", "CP932" }, { "x-sjis", "CP932" },
+        { "gb2312", "GB18030" }, { "gbk", "GB18030" },
+        { "ks_c_5601-1987", "CP949" }, { "euc-kr", "CP949" },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (g_ascii_strcasecmp(cs, map[i].name) == 0)
+            return map[i].super;
+    return NULL;
+}
+
+static bool is_utf8_name(const char *cs)
+{
+    return g_ascii_strcasecmp(cs, "utf-8") == 0 || g_ascii_strcasecmp(cs, "utf8") == 0;
+}
+
+static iconv_t open_charset(const char *cs)
+{
+    const char *super = superset_charset(cs);
+    iconv_t cd = (iconv_t)-1;
+    if (super != NULL)
+        cd = g_mime_iconv_open("UTF-8", super);
+    if (cd == (iconv_t)-1)
+        cd = g_mime_iconv_open("UTF-8", cs);
+    return cd;
+}
+
+/* The charset an HTML document declares in a <meta> near its top, or NULL.
+ * Returns a new string. */
+static char *html_meta_charset(const char *p, size_t n)
+{
+    size_t lim = n < 4096 ? n : 4096;
+    for (size_t i = 0; i + 8 < lim; i++) {
+        if (g_ascii_strncasecmp(p + i, "charset=", 8) != 0)
+            continue;
+        size_t j = i + 8;
+        while (j < lim && (p[j] == '"' || p[j] == '\'' || p[j] == ' '))
+            j++;
+        size_t k = j;
+        while (k < lim && (g_ascii_isalnum(p[k]) || p[k] == '-' || p[k] == '_'
+                           || p[k] == '.' || p[k] == ':'))
+            k++;
+        if (k > j)
+            return xstrndup(p + j, k - j);
+    }
+    return NULL;
+}
+
+/* Decoded bytes of a text part in charset cs (may be NULL) to a new valid
+ * UTF-8 string: UTF-8 when it is (or when the charset is missing and the
+ * bytes are valid UTF-8), else the charset's superset, else windows-1252. */
+static char *text_to_utf8(const char *p, size_t n, const char *cs, bool html)
+{
+    m2s_buf b;
+    char *meta = NULL;
+    iconv_t cd = (iconv_t)-1;
+
+    m2s_buf_init(&b);
+    m2s_buf_adds(&b, "");
+    if (cs != NULL && *cs == '\0')
+        cs = NULL;
+    if (cs == NULL && html && !g_utf8_validate(p, (gssize)n, NULL))
+        cs = meta = html_meta_charset(p, n);
+
+    bool declared_utf8 = cs != NULL && is_utf8_name(cs);
+    bool ascii = cs != NULL && (g_ascii_strcasecmp(cs, "us-ascii") == 0
+                                || g_ascii_strcasecmp(cs, "ascii") == 0);
+    if (declared_utf8 || cs == NULL || ascii) {
+        if (declared_utf8 || g_utf8_validate(p, (gssize)n, NULL)) {
+            add_utf8(&b, p, n);
+            goto out;
+        }
+        cs = "windows-1252";
+    }
+    cd = open_charset(cs);
+    if (cd == (iconv_t)-1) {
+        /* unknown or bogus charset name */
+        if (g_utf8_validate(p, (gssize)n, NULL)) {
+            add_utf8(&b, p, n);
+            goto out;
+        }
+        cd = g_mime_iconv_open("UTF-8", "WINDOWS-1252");
+    }
+    if (cd == (iconv_t)-1)
+        add_utf8(&b, p, n);
+    else
+        iconv_into(&b, cd, p, n);
+out:
+    if (cd != (iconv_t)-1)
+        g_mime_iconv_close(cd);
+    free(meta);
+    tidy_text(&b);
+    return m2s_buf_steal(&b);
+}
+
+static bool only_whitespace(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n'
+            && p[i] != '\f' && p[i] != '\v')
+            return false;
+    return true;
+}
+
+/* ---- GMime helpers ---------------------------------------------------- */
+
+/* The decoded content of a leaf part as a GByteArray (caller unrefs). */
+static GByteArray *part_bytes(GMimePart *part)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(part);
+    GByteArray *arr;
+    GMimeStream *mem;
+
+    if (dw == NULL)
+        return g_byte_array_new();
+    /* size hint: the encoded length, which bounds the decoded one */
+    GMimeStream *src = g_mime_data_wrapper_get_stream(dw);
+    gint64 hint = src ? g_mime_stream_length(src) : 0;
+    if (hint < 0 || hint > 64 * 1024 * 1024)
+        hint = 0;
+    arr = g_byte_array_sized_new((guint)hint);
+    mem = g_mime_stream_mem_new_with_byte_array(arr);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+    g_mime_data_wrapper_write_to_stream(dw, mem);
+    g_object_unref(mem);
+    return arr;
+}
+
+/* Lower case "type/subtype" of obj (new string). */
+static char *mime_type_of(GMimeObject *obj)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    const char *t = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+    const char *s = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+    if (t == NULL || *t == '\0')
+        t = "text";
+    if (s == NULL || *s == '\0')
+        s = g_ascii_strcasecmp(t, "text") == 0 ? "plain" : "octet-stream";
+    char *r = xasprintf("%s/%s", t, s);
+    for (char *q = r; *q; q++)
+        *q = g_ascii_tolower(*q);
+    return r;
+}
+
+static bool mime_is(const char *mime, const char *want)
+{
+    return strcmp(mime, want) == 0;
+}
+
+/* A Content-ID / Message-ID without its angle brackets and blanks. */
+static char *strip_angles(const char *id)
+{
+    if (id == NULL)
+        return NULL;
+    while (*id == ' ' || *id == '\t' || *id == '<')
+        id++;
+    size_t n = strlen(id);
+    while (n > 0 && (id[n - 1] == ' ' || id[n - 1] == '\t' || id[n - 1] == '>'
+                     || id[n - 1] == '\r' || id[n - 1] == '\n'))
+        n--;
+    if (n == 0)
+        return NULL;
+    char *raw = xstrndup(id, n);
+    char *r = utf8_dup(raw);
+    free(raw);
+    return r;
+}
+
+/* The name of an attached file: valid UTF-8, no directory, no control
+ * characters; NULL when nothing usable is left. Returns a new string. */
+static char *clean_filename(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    char *u = utf8_dup(name);
+    char *base = u;
+    for (char *q = u; *q; q++)
+        if (*q == '/' || *q == '\\')
+            base = q + 1;
+    for (char *q = base; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = '_';
+    g_strstrip(base);
+    char *r = NULL;
+    if (*base != '\0' && strcmp(base, ".") != 0 && strcmp(base, "..") != 0)
+        r = xstrdup(base);
+    free(u);
+    return r;
+}
+
+static const char *ext_for(const char *mime)
+{
+    static const struct { const char *mime, *ext; } map[] = {
+        { "image/jpeg", ".jpg" }, { "image/jpg", ".jpg" }, { "image/pjpeg", ".jpg" },
+        { "image/png", ".png" }, { "image/gif", ".gif" },
+        { "application/pdf", ".pdf" }, { "text/plain", ".txt" },
+        { "audio/mpeg", ".mp3" }, { "message/rfc822", ".eml" },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(mime, map[i].mime) == 0)
+            return map[i].ext;
+    return ".bin";
+}
+
+/* Add an attachment; takes filename (may be NULL), mime, cid and data. */
+static void add_attachment(m2s_mail *mail, char *filename, char *mime, char *cid,
+                           bool is_inline, unsigned char *data, size_t len)
+{
+    mail->att = xrealloc(mail->att, (mail->n_att + 1) * sizeof *mail->att);
+    m2s_attachment *a = &mail->att[mail->n_att++];
+    if (filename == NULL)
+        filename = xasprintf("attachment-%zu%s", mail->n_att, ext_for(mime));
+    a->filename = filename;
+    a->content_type = mime;
+    a->content_id = cid;
+    a->is_inline = is_inline;
+    a->data = data;
+    a->len = len;
+}
+
+/* Copy a byte array into xmalloc'd memory (NUL-terminated for safety). */
+static unsigned char *copy_bytes(GByteArray *arr, size_t *len)
+{
+    unsigned char *d = xmalloc(arr->len + 1);
+    if (arr->len > 0)
+        memcpy(d, arr->data, arr->len);
+    d[arr->len] = '\0';
+    *len = arr->len;
+    return d;
+}
+
+/* ---- the tree walk ---------------------------------------------------- */
+
+/* Count a part at depth; false (and ctx->too_complex) when over a limit. */
+static bool count_part(walk_ctx *ctx, long depth)
+{
+    ctx->parts++;
+    if (depth > ctx->limits->max_depth) {
+        ctx->too_complex = true;
+        ctx->why = xasprintf("MIME nesting deeper than %ld levels", ctx->limits->max_depth);
+        return false;
+    }
+    if (ctx->parts > ctx->limits->max_parts) {
+        ctx->too_complex = true;
+        ctx->why = xasprintf("more than %ld MIME parts", ctx->limits->max_parts);
+        return false;
+    }
+    return true;
+}
+
+/* Count the parts of an encapsulated message against the limits. */
+static void count_tree(walk_ctx *ctx, GMimeObject *obj, long depth)
+{
+    if (obj == NULL || ctx->too_complex || !count_part(ctx, depth))
+        return;
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n && !ctx->too_complex; i++)
+            count_tree(ctx, g_mime_multipart_get_part(mp, i), depth + 1);
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (m != NULL)
+            count_tree(ctx, g_mime_message_get_mime_part(m), depth + 1);
+    }
+}
+
+static void do_message_part(walk_ctx *ctx, GMimeObject *obj, long depth)
+{
+    GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    GByteArray *arr = NULL;
+    GMimeStream *mem = NULL;
+    char *name = NULL;
+    size_t len = 0;
+    unsigned char *data;
+
+    if (inner != NULL) {
+        count_tree(ctx, g_mime_message_get_mime_part(inner), depth + 1);
+        if (ctx->too_complex)
+            return;
+    }
+    arr = g_byte_array_new();
+    if (inner != NULL) {
+        mem = g_mime_stream_mem_new_with_byte_array(arr);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+        g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+        g_object_unref(mem);
+    }
+    data = copy_bytes(arr, &len);
+    g_byte_array_unref(arr);
+
+    const char *disp_name = g_mime_object_get_content_disposition_parameter(obj, "filename");
+    if (disp_name == NULL)
+        disp_name = g_mime_object_get_content_type_parameter(obj, "name");
+    name = clean_filename(disp_name);
+    if (name == NULL && inner != NULL) {
+        char *subj = clean_filename(g_mime_message_get_subject(inner));
+        if (subj != NULL) {
+            char *cut = m2s_oneline(subj, 80);
+            name = xasprintf("%s.eml", cut);
+            free(cut);
+            free(subj);
+        }
+    }
+    if (name == NULL)
+        name = xstrdup("message.eml");
+    const char *disp = g_mime_object_get_disposition(obj);
+    bool is_inline = disp != NULL && g_ascii_strcasecmp(disp, "inline") == 0;
+    add_attachment(ctx->mail, name, xstrdup("message/rfc822"),
+                   strip_angles(g_mime_object_get_content_id(obj)), is_inline, data, len);
+}
+
+static void append_text(char **dst, char *add)
+{
+    if (*dst == NULL) {
+        *dst = add;
+        return;
+    }
+    char *j = xasprintf("%s%s%s", *dst,
+                        (**dst && (*dst)[strlen(*dst) - 1] != '\n') ? "\n" : "", add);
+    free(*dst);
+    free(add);
+    *dst = j;
+}
+
+static void do_leaf(walk_ctx *ctx, GMimeObject *obj, unsigned flags)
+{
+    GMimePart *part = GMIME_PART(obj);
+    m2s_mail *mail = ctx->mail;
+    char *mime = mime_type_of(obj);
+    GByteArray *arr = NULL;
+    const char *disp = g_mime_object_get_disposition(obj);
+    bool disp_attach = disp != NULL && g_ascii_strcasecmp(disp, "attachment") == 0;
+    bool disp_inline = disp != NULL && g_ascii_strcasecmp(disp, "inline") == 0;
+    const char *fname = g_mime_part_get_filename(part);
+    bool is_attachment = disp_attach || (fname != NULL && *fname != '\0' && !disp_inline);
+
+    if (!is_attachment && !(flags & IN_RELATED)
+        && (mime_is(mime, "text/plain") || mime_is(mime, "text/html"))) {
+        bool html = mime_is(mime, "text/html");
+        char **dst = html ? &mail->text_html : &mail->text_plain;
+        if (*dst == NULL || (!html && !(flags & IN_ALTERNATIVE))) {
+            arr = part_bytes(part);
+            const char *cs = g_mime_object_get_content_type_parameter(obj, "charset");
+            append_text(dst, text_to_utf8((const char *)arr->data, arr->len, cs, html));
+            goto out;
+        }
+        if (flags & IN_ALTERNATIVE)
+            goto out;           /* a losing alternative of the body */
+    }
+
+    size_t len = 0;
+    arr = part_bytes(part);
+    unsigned char *data = copy_bytes(arr, &len);
+    g_byte_array_unref(arr);
+    arr = NULL;
+    add_attachment(mail, clean_filename(fname), mime,
+                   strip_angles(g_mime_part_get_content_id(part)),
+                   disp_inline || (flags & IN_RELATED), data, len);
+    mime = NULL;
+out:
+    if (arr != NULL)
+        g_byte_array_unref(arr);
+    free(mime);
+}
+
+static bool is_signature(const char *mime)
+{
+    return mime_is(mime, "application/pgp-signature")
+        || mime_is(mime, "application/pkcs7-signature")
+        || mime_is(mime, "application/x-pkcs7-signature");
+}
+
+static void walk(walk_ctx *ctx, GMimeObject *obj, long depth, unsigned flags)
+{
+    if (obj == NULL || ctx->too_complex || !count_part(ctx, depth))
+        return;
+
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        char *mime = mime_type_of(obj);
+        int n = g_mime_multipart_get_count(mp);
+        int root = 0;
+        if (n == 0 && ctx->mail->text_plain == NULL) {
+            /* a multipart without (matching) boundaries: its text is all
+             * GMime could keep, as the prologue; better than nothing */
+            const char *pro = g_mime_multipart_get_prologue(mp);
+            if (pro != NULL && !only_whitespace(pro, strlen(pro)))
+                ctx->mail->text_plain = text_to_utf8(pro, strlen(pro), NULL, false);
+        }
+        if (mime_is(mime, "multipart/related")) {
+            char *start = strip_angles(g_mime_object_get_content_type_parameter(obj, "start"));
+            for (int i = 0; start != NULL && i < n; i++) {
+                char *cid = strip_angles(g_mime_object_get_content_id(
+                                             g_mime_multipart_get_part(mp, i)));
+                bool hit = cid != NULL && strcmp(cid, start) == 0;
+                free(cid);
+                if (hit) {
+                    root = i;
+                    break;
+                }
+            }
+            free(start);
+        }
+        for (int i = 0; i < n && !ctx->too_complex; i++) {
+            GMimeObject *child = g_mime_multipart_get_part(mp, i);
+            unsigned f = flags & IN_RELATED;
+            if (mime_is(mime, "multipart/alternative"))
+                f |= IN_ALTERNATIVE;
+            else if (mime_is(mime, "multipart/related") && i != root)
+                f |= IN_RELATED;
+            if (mime_is(mime, "multipart/signed") && i > 0) {
+                char *cm = mime_type_of(child);
+                bool sig = is_signature(cm);
+                free(cm);
+                if (sig) {
+                    ctx->parts++;
+                    continue;
+                }
+            }
+            walk(ctx, child, depth + 1, f);
+        }
+        free(mime);
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        do_message_part(ctx, obj, depth);
+    } else if (GMIME_IS_PART(obj)) {
+        do_leaf(ctx, obj, flags);
+    }
+}
+
+/* ---- headers ---------------------------------------------------------- */
+
+static void take_from(m2s_mail *mail, GMimeMessage *msg)
+{
+    InternetAddressList *list = g_mime_message_get_from(msg);
+    InternetAddressMailbox *mb = NULL;
+
+    for (int depth = 0; list != NULL && mb == NULL && depth < 4; depth++) {
+        InternetAddressList *next = NULL;
+        int n = internet_address_list_length(list);
+        for (int i = 0; i < n && mb == NULL; i++) {
+            InternetAddress *ia = internet_address_list_get_address(list, i);
+            if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+                mb = INTERNET_ADDRESS_MAILBOX(ia);
+            else if (INTERNET_ADDRESS_IS_GROUP(ia) && next == NULL)
+                next = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
+        }
+        list = next;
+    }
+    if (mb != NULL) {
+        const char *addr = internet_address_mailbox_get_addr(mb);
+        const char *name = internet_address_get_name(INTERNET_ADDRESS(mb));
+        mail->from_addr = utf8_dup(addr ? addr : "");
+        mail->from_name = utf8_dup(name ? name : "");
+        g_strstrip(mail->from_addr);
+        g_strstrip(mail->from_name);
+    } else {
+        mail->from_addr = xstrdup("");
+        mail->from_name = xstrdup("");
+    }
+}
+
+static void take_sms_headers(m2s_mail *mail, GMimeMessage *msg, GMimeParserOptions *opts)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    int n = hl ? g_mime_header_list_get_count(hl) : 0;
+
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = g_mime_header_get_name(h);
+        if (name == NULL || g_ascii_strncasecmp(name, "X-SMS-", 6) != 0)
+            continue;
+        const char *raw = g_mime_header_get_raw_value(h);
+        char *unfolded = g_mime_utils_header_unfold(raw ? raw : "");
+        char *decoded = g_mime_utils_header_decode_text(opts, unfolded);
+        char *value = utf8_dup(g_strstrip(decoded));
+        m2s_strv_take(&mail->header_names, utf8_dup(name));
+        m2s_strv_take(&mail->header_values, value);
+        g_free(decoded);
+        g_free(unfolded);
+    }
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+void m2s_mail_init(void)
+{
+    g_mime_init();
+}
+
+void m2s_mail_shutdown(void)
+{
+    g_mime_shutdown();
+}
+
+/* GMime builds every part before we can count them, at about 2 KB each, so
+ * a 30 MB mail of tiny parts would take gigabytes. Count the delimiter
+ * lines of the boundaries the mail declares first: each starts one part,
+ * so more of them than max_parts is over the limit for certain. */
+static bool surely_too_many_parts(const char *p, size_t n, long max_parts)
+{
+    GHashTable *bounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    long count = 0;
+
+    for (size_t i = 0; i + 9 < n; i++) {
+        if ((p[i] | 0x20) != 'b' || g_ascii_strncasecmp(p + i, "boundary=", 9) != 0)
+            continue;
+        size_t j = i + 9, k;
+        if (j < n && p[j] == '"') {
+            k = ++j;
+            while (k < n && p[k] != '"' && p[k] != '\n')
+                k++;
+        } else {
+            k = j;
+            while (k < n && p[k] != ';' && p[k] != '\n' && p[k] != '\r'
+                   && p[k] != ' ' && p[k] != '\t')
+                k++;
+        }
+        if (k > j && k - j <= 200)
+            g_hash_table_add(bounds, g_strndup(p + j, k - j));
+        i = k > i ? k - 1 : i;
+    }
+    if (g_hash_table_size(bounds) == 0)
+        goto out;
+    for (size_t i = 0; i < n && count <= max_parts;) {
+        const char *nl = memchr(p + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - p) : n;
+        if (end - i > 2 && p[i] == '-' && p[i + 1] == '-') {
+            size_t e = end;
+            while (e > i + 2 && (p[e - 1] == '\r' || p[e - 1] == ' ' || p[e - 1] == '\t'))
+                e--;
+            if (e - (i + 2) <= 200) {
+                char *b = g_strndup(p + i + 2, e - (i + 2));
+                if (g_hash_table_contains(bounds, b))
+                    count++;
+                g_free(b);
+            }
+        }
+        i = end + 1;
+    }
+out:
+    g_hash_table_destroy(bounds);
+    return count > max_parts;
+}
+
+m2s_mail_status m2s_mail_parse(const char *data, size_t len,
+                               const m2s_mail_limits *limits,
+                               m2s_mail **out, char **why)
+{
+    static const char *fallback[] = { "UTF-8", "WINDOWS-1252", NULL };
+    m2s_mail_status st = M2S_MAIL_MALFORMED;
+    char *reason = NULL;
+    m2s_mail *mail = NULL;
+    GByteArray *arr = NULL;
+    GMimeStream *stream = NULL;
+    GMimeParser *parser = NULL;
+    GMimeParserOptions *opts = NULL;
+    GMimeMessage *msg = NULL;
+    walk_ctx ctx = { 0 };
+
+    static const m2s_mail_limits default_limits = { 20, 500 };
+    if (limits == NULL)
+        limits = &default_limits;
+    *out = NULL;
+    if (data == NULL || len == 0 || only_whitespace(data, len)) {
+        st = M2S_MAIL_EMPTY;
+        reason = xstrdup("empty message (no headers, no body)");
+        goto out;
+    }
+    if (len > G_MAXUINT) {
+        reason = xstrdup("message too large to parse");
+        goto out;
+    }
+    /* an mbox "From " line before the headers is not a header */
+    if (len > 5 && memcmp(data, "From ", 5) == 0) {
+        const char *nl = memchr(data, '\n', len);
+        if (nl != NULL) {
+            len -= (size_t)(nl + 1 - data);
+            data = nl + 1;
+        }
+        if (nl == NULL || len == 0 || only_whitespace(data, len)) {
+            st = M2S_MAIL_EMPTY;
+            reason = xstrdup("empty message (only an mbox From line)");
+            goto out;
+        }
+    }
+
+    if (surely_too_many_parts(data, len, limits->max_parts)) {
+        st = M2S_MAIL_TOO_COMPLEX;
+        reason = xasprintf("more than %ld MIME parts", limits->max_parts);
+        goto out;
+    }
+
+    /* wrap the caller's bytes without copying; never written to */
+    arr = g_byte_array_new_take((guint8 *)data, len);
+    stream = g_mime_stream_mem_new_with_byte_array(arr);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+
+    opts = g_mime_parser_options_new();
+    g_mime_parser_options_set_address_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_allow_addresses_without_domain(opts, TRUE);
+    g_mime_parser_options_set_parameter_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_fallback_charsets(opts, fallback);
+
+    parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    g_mime_parser_set_persist_stream(parser, TRUE);
+    msg = g_mime_parser_construct_message(parser, opts);
+    if (msg == NULL) {
+        reason = xstrdup("not a message: GMime could not parse it");
+        goto out;
+    }
+
+    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    GMimeObject *body = g_mime_message_get_mime_part(msg);
+    bool no_headers = hl == NULL || g_mime_header_list_get_count(hl) == 0;
+    if (no_headers && body == NULL) {
+        reason = xstrdup("not a message: no header and no body");
+        goto out;
+    }
+
+    mail = xcalloc(1, sizeof *mail);
+    ctx.mail = mail;
+    ctx.limits = limits;
+    walk(&ctx, body, 1, 0);
+    if (ctx.too_complex) {
+        st = M2S_MAIL_TOO_COMPLEX;
+        reason = ctx.why;
+        ctx.why = NULL;
+        goto out;
+    }
+
+    const char *subj = g_mime_message_get_subject(msg);
+    mail->subject = utf8_dup(subj ? subj : "");
+    g_strstrip(mail->subject);
+    take_from(mail, msg);
+    mail->message_id = strip_angles(g_mime_message_get_message_id(msg));
+    take_sms_headers(mail, msg, opts);
+
+    *out = mail;
+    mail = NULL;
+    st = M2S_MAIL_OK;
+out:
+    free(ctx.why);
+    m2s_mail_free(mail);
+    if (msg != NULL)
+        g_object_unref(msg);
+    if (parser != NULL)
+        g_object_unref(parser);
+    if (stream != NULL)
+        g_object_unref(stream);
+    if (arr != NULL)
+        g_byte_array_free(arr, FALSE);      /* the bytes are the caller's */
+    if (opts != NULL)
+        g_mime_parser_options_free(opts);
+    if (why != NULL)
+        *why = reason;
+    else
+        free(reason);
+    return st;
+}
+
+const char *m2s_mail_header(const m2s_mail *mail, const char *name)
+{
+    if (mail == NULL || name == NULL)
+        return NULL;
+    for (size_t i = 0; i < mail->header_names.n && i < mail->header_values.n; i++)
+        if (g_ascii_strcasecmp(mail->header_names.v[i], name) == 0)
+            return mail->header_values.v[i];
+    return NULL;
+}
+
+void m2s_mail_free(m2s_mail *mail)
+{
+    if (mail == NULL)
+        return;
+    free(mail->subject);
+    free(mail->from_addr);
+    free(mail->from_name);
+    free(mail->message_id);
+    free(mail->text_plain);
+    free(mail->text_html);
+    for (size_t i = 0; i < mail->n_att; i++) {
+        free(mail->att[i].filename);
+        free(mail->att[i].content_type);
+        free(mail->att[i].content_id);
+        free(mail->att[i].data);
+    }
+    free(mail->att);
+    m2s_strv_free(&mail->header_names);
+    m2s_strv_free(&mail->header_values);
+    free(mail);
+}
