@@ -868,21 +868,18 @@ const m2s_alias *m2s_config_alias(const m2s_config *cfg, const char *name)
     return NULL;
 }
 
-static const char *choice(const char *choices, int idx)
+/* The word for an enum value, from the key table's choices. */
+static const char *choice(const char *const *words, size_t n, int idx)
 {
-    static char buf[32];
-    const char *c = choices;
-    for (int i = 0; i < idx && c; i++) {
-        c = strchr(c, '|');
-        if (c)
-            c++;
-    }
-    if (!c)
-        return "?";
-    size_t len = strcspn(c, "|");
-    snprintf(buf, sizeof buf, "%.*s", (int)len, c);
-    return buf;
+    return idx >= 0 && (size_t)idx < n ? words[idx] : "?";
 }
+#define CHOICE(words, idx) choice(words, sizeof words / sizeof words[0], (int)(idx))
+
+static const char *const w_check[] = { "both", "envelope", "header" };
+static const char *const w_long[] = { "truncate", "reject" };
+static const char *const w_store[] = { "bird", "directory" };
+static const char *const w_non_mms[] = { "links", "drop" };
+static const char *const w_exceed[] = { "defer", "drop" };
 
 void m2s_config_summary(const m2s_config *cfg, FILE *out)
 {
@@ -908,18 +905,18 @@ void m2s_config_summary(const m2s_config *cfg, FILE *out)
     for (size_t i = 0; i < cfg->senders_allowed.n; i++)
         fprintf(out, "%s%s", i ? " " : "", cfg->senders_allowed.v[i]);
     fprintf(out, "\nsender check: %s, null sender %s, token %s\n",
-            choice("both|envelope|header", cfg->sender_check),
+            CHOICE(w_check, cfg->sender_check),
             cfg->allow_null_sender || !cfg->senders_allowed.n ? "allowed" : "refused",
             cfg->sender_token ? "required (not shown)" : "not required");
     fprintf(out, "message: format \"%s\", at most %ld parts (%s)%s\n", cfg->format,
-            cfg->max_parts, choice("truncate|reject", cfg->on_too_long),
+            cfg->max_parts, CHOICE(w_long, cfg->on_too_long),
             cfg->tmpl ? ", Bird template" : "");
     fprintf(out, "media: store %s, mms %s, non-MMS numbers get %s\n",
-            choice("bird|directory", cfg->media_store),
+            CHOICE(w_store, cfg->media_store),
             cfg->mms == M2S_MMS_AUTO ? "auto (+1 only)" : cfg->mms == M2S_MMS_ON ? "on" : "off",
-            choice("links|drop", cfg->non_mms));
+            CHOICE(w_non_mms, cfg->non_mms));
     fprintf(out, "limits: %ld per number per hour, %ld per sender per hour (%s), "
             "mail up to %lld bytes\n", cfg->per_number_per_hour, cfg->per_sender_per_hour,
-            choice("defer|drop", cfg->on_exceed), (long long)cfg->max_message_bytes);
+            CHOICE(w_exceed, cfg->on_exceed), (long long)cfg->max_message_bytes);
     fprintf(out, "state: %s (journal kept %ld days)\n", cfg->state_dir, cfg->retention_days);
 }

@@ -28,6 +28,7 @@ typedef struct job {
     bool truncated;
     bool claimed;
     bool send;                  /* has a request in the batch */
+    bool sent_before;           /* the journal says this mail reached it already */
     long suppressed;            /* taken from the state, re-added on failure */
     m2s_http_req req;
 } job;
@@ -265,7 +266,10 @@ static m2s_class sender_limit(const m2s_config *cfg, m2s_state *st, const char *
 static void log_job(const job *j)
 {
     const m2s_outcome_row *row = m2s_outcome(j->cls);
-    if (j->cls == M2S_OK)
+    if (j->cls == M2S_OK && j->sent_before)
+        m2s_log(LOG_INFO, "to=<%s>, number=%s, status=sent (already sent for this mail)",
+                j->t->recipient, j->t->number);
+    else if (j->cls == M2S_OK)
         m2s_log(LOG_INFO, "to=<%s>, number=%s, status=sent, id=%s, parts=%d, encoding=%s%s",
                 j->t->recipient, j->t->number, j->id ? j->id : "-", j->count.parts,
                 j->count.encoding == M2S_ENC_GSM7 ? "gsm7" : "ucs2",
@@ -286,8 +290,8 @@ static char *summary_line(m2s_class cls, const char *dsn, const m2s_strv *whys,
     m2s_buf_init(&b);
     for (size_t i = 0; i < whys->n; i++)
         m2s_buf_printf(&b, "%s%s", i ? "; " : "", whys->v[i]);
-    if (n_total > 1 && m2s_outcome_is_temporary(cls))
-        m2s_buf_printf(&b, " (%zu of %zu numbers sent; they will not be sent again)",
+    if (n_total > 1 && n_sent > 0 && m2s_outcome_is_temporary(cls))
+        m2s_buf_printf(&b, " (%zu of %zu numbers done; they will not get it again)",
                        n_sent, n_total);
     char *text = m2s_buf_steal(&b);
     char *line = m2s_outcome_line(cls, dsn, text);
@@ -332,7 +336,7 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                 j->claimed = true;
                 break;
             case M2S_CLAIM_SENT:
-                j->id = xstrdup("(sent before)");
+                j->sent_before = true;
                 continue;
             case M2S_CLAIM_BUSY:
                 set_fail(j, M2S_E_STATE, NULL,
