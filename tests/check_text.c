@@ -1,17 +1,728 @@
-/* check_text.c - unit tests (placeholder until the module lands). */
-#include "unit.h"
+/* check_text.c - unit tests for text.c: GSM-7 table, part counting,
+ * transliteration, fitting, tidying, squashing, UTF-8 sanitising. */
+#include "build-config.h"
 
-START_TEST(test_placeholder)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "text.h"
+#include "util.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* The GSM 03.38 basic table in code order (0x1B, the escape, left out)
+ * and the extension characters, written out independently of text.c. */
+static const char gsm_basic[] =
+    "@\xc2\xa3$\xc2\xa5\xc3\xa8\xc3\xa9\xc3\xb9\xc3\xac\xc3\xb2\xc3\x87\n\xc3\x98\xc3\xb8\r\xc3\x85\xc3\xa5"
+    "\xce\x94_\xce\xa6\xce\x93\xce\x9b\xce\xa9\xce\xa0\xce\xa8\xce\xa3\xce\x98\xce\x9e"
+    "\xc3\x86\xc3\xa6\xc3\x9f\xc3\x89"
+    " !\"#\xc2\xa4%&'()*+,-./0123456789:;<=>?"
+    "\xc2\xa1" "ABCDEFGHIJKLMNOPQRSTUVWXYZ\xc3\x84\xc3\x96\xc3\x91\xc3\x9c\xc2\xa7"
+    "\xc2\xbf" "abcdefghijklmnopqrstuvwxyz\xc3\xa4\xc3\xb6\xc3\xb1\xc3\xbc\xc3\xa0";
+static const unsigned int gsm_ext[] = { '^', '{', '}', '\\', '[', '~', ']', '|', 0x20AC, '\f' };
+
+/* Minimal independent UTF-8 decoder for valid input. */
+static unsigned int dec(const char **pp)
 {
-    ck_assert_int_eq(1, 1);
+    const unsigned char *p = (const unsigned char *)*pp;
+    unsigned int c = *p++;
+    int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (more)
+        c &= 0x3F >> more;
+    while (more--)
+        c = (c << 6) | (*p++ & 0x3F);
+    *pp = (const char *)p;
+    return c;
+}
+
+static void enc(char *out, unsigned int cp)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    if (cp < 0x80) {
+        m2s_buf_addc(&b, (char)cp);
+    } else if (cp < 0x800) {
+        m2s_buf_addc(&b, (char)(0xC0 | (cp >> 6)));
+        m2s_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        m2s_buf_addc(&b, (char)(0xE0 | (cp >> 12)));
+        m2s_buf_addc(&b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        m2s_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
+    } else {
+        m2s_buf_addc(&b, (char)(0xF0 | (cp >> 18)));
+        m2s_buf_addc(&b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+        m2s_buf_addc(&b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        m2s_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
+    }
+    strcpy(out, b.data);
+    m2s_buf_free(&b);
+}
+
+/* 0 if not GSM-7, else septets, from the tables above. */
+static int ref_septets(unsigned int cp)
+{
+    for (size_t i = 0; i < sizeof gsm_ext / sizeof gsm_ext[0]; i++)
+        if (gsm_ext[i] == cp)
+            return 2;
+    const char *p = gsm_basic;
+    while (*p)
+        if (dec(&p) == cp)
+            return 1;
+    return 0;
+}
+
+/* Straightforward reference splitter: put characters into parts one by
+ * one, opening a new part when the next one does not fit whole. */
+static void ref_count(const char *s, int *enc_gsm, size_t *units, int *parts)
+{
+    bool gsm = true;
+    for (const char *p = s; *p;)
+        if (!ref_septets(dec(&p)))
+            gsm = false;
+    size_t total = 0, single = gsm ? 160 : 70, cap = gsm ? 153 : 67, fill = 0;
+    int n = 0;
+    for (const char *p = s; *p;) {
+        unsigned int cp = dec(&p);
+        size_t w = gsm ? (size_t)ref_septets(cp) : (cp >= 0x10000 ? 2 : 1);
+        total += w;
+        if (n == 0 || fill + w > cap) {
+            n++;
+            fill = 0;
+        }
+        fill += w;
+    }
+    *enc_gsm = gsm;
+    *units = total;
+    *parts = total == 0 ? 0 : total <= single ? 1 : n;
+}
+
+/* Strict UTF-8 validity check (no overlongs, surrogates, > U+10FFFF). */
+static bool valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned int c = *s;
+        int more;
+        unsigned int min, v;
+        if (c < 0x80) { s++; continue; }
+        else if (c >= 0xC0 && c < 0xE0) { more = 1; min = 0x80; v = c & 0x1F; }
+        else if (c >= 0xE0 && c < 0xF0) { more = 2; min = 0x800; v = c & 0x0F; }
+        else if (c >= 0xF0 && c < 0xF8) { more = 3; min = 0x10000; v = c & 0x07; }
+        else return false;
+        s++;
+        for (int i = 0; i < more; i++, s++) {
+            if ((*s & 0xC0) != 0x80)
+                return false;
+            v = (v << 6) | (*s & 0x3F);
+        }
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return false;
+    }
+    return true;
+}
+
+static char *repeat(const char *unit, size_t n)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    for (size_t i = 0; i < n; i++)
+        m2s_buf_adds(&b, unit);
+    if (!b.data)
+        m2s_buf_adds(&b, "");
+    return m2s_buf_steal(&b);
+}
+
+static void check_count(const char *s, m2s_encoding e, size_t units, int parts)
+{
+    m2s_sms_count c;
+    m2s_sms_count_text(s, &c);
+    ck_assert_int_eq(c.encoding, e);
+    ck_assert_uint_eq(c.units, units);
+    ck_assert_int_eq(c.parts, parts);
+}
+
+static bool is_gsm(const char *s)
+{
+    m2s_sms_count c;
+    m2s_sms_count_text(s, &c);
+    return c.encoding == M2S_ENC_GSM7;
+}
+
+/* ------------------------------------------------------------ GSM-7 table */
+
+START_TEST(test_gsm_basic_chars)
+{
+    size_t n = 0;
+    for (const char *p = gsm_basic; *p; n++) {
+        const char *start = p;
+        unsigned int cp = dec(&p);
+        char one[8];
+        memcpy(one, start, (size_t)(p - start));
+        one[p - start] = '\0';
+        int sep = 0;
+        ck_assert_msg(m2s_gsm7_char(cp, &sep), "U+%04X should be GSM-7", cp);
+        ck_assert_int_eq(sep, 1);
+        check_count(one, M2S_ENC_GSM7, 1, 1);
+    }
+    ck_assert_uint_eq(n, 127);          /* 128 codes minus the escape */
+}
+END_TEST
+
+START_TEST(test_gsm_ext_chars)
+{
+    for (size_t i = 0; i < sizeof gsm_ext / sizeof gsm_ext[0]; i++) {
+        int sep = 0;
+        ck_assert_msg(m2s_gsm7_char(gsm_ext[i], &sep), "U+%04X extension", gsm_ext[i]);
+        ck_assert_int_eq(sep, 2);
+        char one[8];
+        enc(one, gsm_ext[i]);
+        check_count(one, M2S_ENC_GSM7, 2, 1);
+    }
+}
+END_TEST
+
+START_TEST(test_gsm_exhaustive)
+{
+    /* nothing outside the two tables is GSM-7 */
+    for (unsigned int cp = 0; cp < 0x3100; cp++) {
+        int sep = -1;
+        bool in = m2s_gsm7_char(cp, &sep);
+        int want = ref_septets(cp);
+        if (cp == 0)
+            want = 0;   /* '@' is not NUL */
+        ck_assert_msg(in == (want != 0), "U+%04X: got %d want %d", cp, in, want);
+        if (in)
+            ck_assert_int_eq(sep, want);
+    }
+    int sep;
+    ck_assert(!m2s_gsm7_char('`', &sep));
+    ck_assert(!m2s_gsm7_char(0xE7, &sep));      /* c cedilla lower case */
+    ck_assert(!m2s_gsm7_char(0x1F600, &sep));
+    ck_assert(!m2s_gsm7_char(0x3B1, &sep));     /* greek small alpha */
+}
+END_TEST
+
+/* ------------------------------------------------------------ counting */
+
+START_TEST(test_count_boundaries)
+{
+    char *s;
+    check_count("", M2S_ENC_GSM7, 0, 0);
+    s = repeat("a", 160); check_count(s, M2S_ENC_GSM7, 160, 1); free(s);
+    s = repeat("a", 161); check_count(s, M2S_ENC_GSM7, 161, 2); free(s);
+    s = repeat("a", 306); check_count(s, M2S_ENC_GSM7, 306, 2); free(s);
+    s = repeat("a", 307); check_count(s, M2S_ENC_GSM7, 307, 3); free(s);
+    s = repeat("\xd0\x96", 70); check_count(s, M2S_ENC_UCS2, 70, 1); free(s);
+    s = repeat("\xd0\x96", 71); check_count(s, M2S_ENC_UCS2, 71, 2); free(s);
+    s = repeat("\xd0\x96", 134); check_count(s, M2S_ENC_UCS2, 134, 2); free(s);
+    s = repeat("\xd0\x96", 135); check_count(s, M2S_ENC_UCS2, 135, 3); free(s);
+    /* one emoji: a surrogate pair */
+    check_count("\xf0\x9f\x98\x80", M2S_ENC_UCS2, 2, 1);
+    check_count("a\xf0\x9f\x98\x80", M2S_ENC_UCS2, 3, 1);
+    /* 80 extension chars = 160 septets, one part; one more overflows */
+    s = repeat("{", 80); check_count(s, M2S_ENC_GSM7, 160, 1); free(s);
+    s = repeat("\xe2\x82\xac", 81); check_count(s, M2S_ENC_GSM7, 162, 2); free(s);
+    /* a single non-GSM char turns the whole text into UCS-2 */
+    s = repeat("a", 100);
+    char *t = xasprintf("%s\xc3\xa7", s);
+    check_count(t, M2S_ENC_UCS2, 101, 2);
+    free(t);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_count_ext_at_boundary)
+{
+    /* 152 'a' then '[': the escape pair would straddle parts 1 and 2, so
+     * '[' moves to part 2; 152 + 2 + 152 = 306 septets needs 3 parts
+     * although ceil(306/153) = 2. */
+    char *a = repeat("a", 152);
+    char *s = xasprintf("%s[%s", a, a);
+    check_count(s, M2S_ENC_GSM7, 306, 3);
+    free(s);
+    /* the same with the bracket at a safe position: 2 parts */
+    char *b = repeat("a", 151);
+    s = xasprintf("%s[%sa", b, a);
+    check_count(s, M2S_ENC_GSM7, 306, 2);
+    free(s);
+    free(b);
+    free(a);
+    /* UCS-2: 66 units then an emoji would split its surrogate pair */
+    char *zh = repeat("\xd0\x96", 66);
+    s = xasprintf("%s\xf0\x9f\x98\x80%s", zh, zh);     /* 66+2+66 = 134 */
+    check_count(s, M2S_ENC_UCS2, 134, 3);
+    free(s);
+    free(zh);
+}
+END_TEST
+
+START_TEST(test_count_random_property)
+{
+    static const char *const pool[] = {
+        "a", "Z", "7", " ", ".", "\n", "@", "$", "_",
+        "[", "]", "{", "}", "~", "^", "|", "\\", "\xe2\x82\xac",
+        "\xc3\xa9", "\xc3\xa0", "\xc3\x84", "\xce\xa9",
+        "\xc3\xa1", "\xc3\xa7", "\xc5\x82", "\xd0\x96", "\xe6\x97\xa5",
+        "\xf0\x9f\x98\x80", "\xf0\x9f\x9a\x80",
+    };
+    const size_t npool = sizeof pool / sizeof pool[0];
+    srand(12345);
+    for (int iter = 0; iter < 3000; iter++) {
+        m2s_buf b;
+        m2s_buf_init(&b);
+        m2s_buf_adds(&b, "");
+        size_t len = (size_t)(rand() % 520);
+        /* half of the strings stay GSM-7 */
+        size_t limit = (iter % 2) ? npool : 22;
+        for (size_t i = 0; i < len; i++)
+            m2s_buf_adds(&b, pool[(size_t)rand() % limit]);
+        int rgsm, rparts;
+        size_t runits;
+        ref_count(b.data, &rgsm, &runits, &rparts);
+        m2s_sms_count c;
+        m2s_sms_count_text(b.data, &c);
+        ck_assert_int_eq(c.encoding == M2S_ENC_GSM7, rgsm);
+        ck_assert_uint_eq(c.units, runits);
+        ck_assert_msg(c.parts == rparts, "iter %d: parts %d want %d", iter, c.parts, rparts);
+        m2s_buf_free(&b);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ transliteration */
+
+static const struct { const char *in, *out; } translit_cases[] = {
+    { "\xe2\x80\x98x\xe2\x80\x99 \xe2\x80\x9ax\xe2\x80\x9b \xe2\x80\xb2", "'x' 'x' '" },
+    { "\xe2\x80\x9cq\xe2\x80\x9d \xe2\x80\x9eq\xe2\x80\x9f \xe2\x80\xb3", "\"q\" \"q\" \"" },
+    { "\xc2\xabguill\xc2\xbb", "\"guill\"" },
+    { "a\xe2\x80\x93" "b\xe2\x80\x94" "c\xe2\x80\x95" "d\xe2\x88\x92" "e", "a-b-c-d-e" },
+    { "wait\xe2\x80\xa6", "wait..." },
+    { "a\xc2\xa0" "b\xe2\x80\x82" "c\xe2\x80\x89" "d\xe2\x80\xaf" "e\xe2\x81\x9f" "f\xe3\x80\x80g",
+      "a b c d e f g" },
+    { "ze\xe2\x80\x8bro\xef\xbb\xbfwi\xe2\x81\xa0" "dth\xe2\x80\x8c" "x\xe2\x80\x8dy", "zerowidthxy" },
+    { "\xe2\x80\xa2 one \xc2\xb7 two \xe2\x80\xa3 three \xe2\x97\xa6 four",
+      "- one - two - three - four" },
+    { "Brand\xe2\x84\xa2 \xc2\xa9 2024 \xc2\xae", "BrandTM (C) 2024 (R)" },
+    { "\xc2\xbc \xc2\xbd \xc2\xbe", "1/4 1/2 3/4" },
+    { "3\xc3\x97" "4\xc3\xb7" "2", "3x4/2" },
+    { "\xc3\xa1\xc3\xad\xc3\xb3\xc3\xba\xc3\xa2\xc3\xaa\xc3\xae\xc3\xb4\xc3\xbb\xc3\xab\xc3\xaf\xc3\xa3\xc3\xb5\xc3\xa7",
+      "aiouaeiouei" "aoc" },
+    { "\xc5\x82\xc5\x91\xc5\xb1\xc5\xa1\xc5\xbe\xc4\x8d\xc4\x87\xc5\x99\xc4\x9b\xc3\xbd\xc3\xbf\xc4\x9f\xc5\x9f\xc4\xb1\xc4\xb0",
+      "louszccreyygsiI" },
+    { "\xc3\x81\xc3\x8d\xc3\x93\xc3\x9a\xc5\x81\xc5\xa0\xc5\xbd\xc4\x8c\xc5\x98", "AIOULSZCR" },
+    { "\xc5\x92uvre \xc5\x93uf", "OEuvre oeuf" },
+    /* already GSM-7: untouched */
+    { "\xc3\xa9\xc3\xa8\xc3\xa0\xc3\xb9\xc3\xac\xc3\xb2\xc3\x87\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f\xc3\x91\xc2\xa3\xe2\x82\xac",
+      "\xc3\xa9\xc3\xa8\xc3\xa0\xc3\xb9\xc3\xac\xc3\xb2\xc3\x87\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f\xc3\x91\xc2\xa3\xe2\x82\xac" },
+    /* decomposed accents: composed when GSM-7 has the letter, else dropped */
+    { "e\xcc\x81t\xc3\xa9 a\xcc\x88 o\xcc\x82", "\xc3\xa9t\xc3\xa9 \xc3\xa4 o" },
+    /* no faithful form: untouched */
+    { "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82" },
+    { "\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac" },
+    { "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+    { "\xce\xb1\xce\xb2\xce\xb3", "\xce\xb1\xce\xb2\xce\xb3" },
+    /* a ZWJ emoji sequence keeps its joiner */
+    { "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x92\xbb", "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x92\xbb" },
+    { "plain ascii [ok] {x}", "plain ascii [ok] {x}" },
+    { "", "" },
+};
+
+START_TEST(test_translit_table)
+{
+    for (size_t i = 0; i < sizeof translit_cases / sizeof translit_cases[0]; i++) {
+        char *t = m2s_transliterate(translit_cases[i].in);
+        ck_assert_msg(strcmp(t, translit_cases[i].out) == 0, "case %zu: got \"%s\" want \"%s\"",
+                      i, t, translit_cases[i].out);
+        free(t);
+    }
+}
+END_TEST
+
+START_TEST(test_translit_makes_gsm)
+{
+    const char *in = "\xe2\x80\x98smart\xe2\x80\x99 \xe2\x80\x9cquotes\xe2\x80\x9d \xe2\x80\x94 dash\xe2\x80\xa6 \xc2\xbd";
+    ck_assert(!is_gsm(in));
+    char *t = m2s_transliterate(in);
+    ck_assert(is_gsm(t));
+    ck_assert_str_eq(t, "'smart' \"quotes\" - dash... 1/2");
+    free(t);
+
+    /* every Latin-1 Supplement and Latin Extended-A letter ends up GSM-7 */
+    for (unsigned int cp = 0xC0; cp <= 0x17F; cp++) {
+        if (cp == 0xD7 || cp == 0xF7)
+            continue;
+        char one[8];
+        enc(one, cp);
+        t = m2s_transliterate(one);
+        ck_assert_msg(is_gsm(t) && *t, "U+%04X -> \"%s\" not GSM-7", cp, t);
+        free(t);
+    }
+    /* the rest stays UCS-2 and intact */
+    t = m2s_transliterate("\xe2\x80\x9cHi\xe2\x80\x9d \xf0\x9f\x98\x80");
+    ck_assert_str_eq(t, "\"Hi\" \xf0\x9f\x98\x80");
+    ck_assert(!is_gsm(t));
+    free(t);
+}
+END_TEST
+
+/* ------------------------------------------------------------ fitting */
+
+static int parts(const char *s)
+{
+    m2s_sms_count c;
+    m2s_sms_count_text(s, &c);
+    return c.parts;
+}
+
+START_TEST(test_fit_no_cut)
+{
+    bool tr = true;
+    char *t = m2s_sms_fit("short text", 1, "...", &tr);
+    ck_assert_str_eq(t, "short text");
+    ck_assert(!tr);
+    free(t);
+    char *a = repeat("a", 160);
+    tr = true;
+    t = m2s_sms_fit(a, 1, "...", &tr);
+    ck_assert_str_eq(t, a);
+    ck_assert(!tr);
+    free(t);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_fit_word_boundary)
+{
+    /* 40 words of 8 letters and a space: 360 chars */
+    char *s = repeat("abcdefgh ", 40);
+    bool tr = false;
+    char *t = m2s_sms_fit(s, 1, "...", &tr);
+    ck_assert(tr);
+    ck_assert_int_eq(parts(t), 1);
+    size_t n = strlen(t);
+    ck_assert_uint_le(n, 160);
+    ck_assert_uint_gt(n, 140);
+    /* ends in a whole word followed by the marker */
+    ck_assert_str_eq(t + n - 11, "abcdefgh...");
+    ck_assert(strncmp(t, s, n - 3) == 0);
+    free(t);
+
+    /* trailing punctuation is not left before the marker */
+    free(s);
+    s = repeat("word, ", 50);
+    t = m2s_sms_fit(s, 1, "...", &tr);
+    ck_assert(tr);
+    n = strlen(t);
+    ck_assert_str_eq(t + n - 7, "word...");
+    free(t);
+    free(s);
+
+    /* a UCS-2 marker makes the whole text UCS-2 and is counted */
+    s = repeat("abcdefgh ", 40);
+    t = m2s_sms_fit(s, 1, "\xe2\x80\xa6", &tr);
+    ck_assert(tr);
+    ck_assert_int_eq(parts(t), 1);
+    n = strlen(t);
+    ck_assert_uint_le(n, 72);
+    ck_assert_str_eq(t + n - 11, "abcdefgh\xe2\x80\xa6");
+    free(t);
+
+    /* two parts */
+    t = m2s_sms_fit(s, 2, "...", &tr);
+    ck_assert(tr);
+    ck_assert_int_eq(parts(t), 2);
+    ck_assert_uint_gt(strlen(t), 280);
+    free(t);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_fit_long_word)
+{
+    /* no whitespace at all: cut at a character */
+    char *s = repeat("x", 400);
+    bool tr = false;
+    char *t = m2s_sms_fit(s, 1, "...", &tr);
+    ck_assert(tr);
+    ck_assert_uint_eq(strlen(t), 160);
+    ck_assert_str_eq(t + 157, "...");
+    free(t);
+    /* NULL and empty markers */
+    t = m2s_sms_fit(s, 1, NULL, &tr);
+    ck_assert(tr);
+    ck_assert_uint_eq(strlen(t), 160);
+    free(t);
+    free(s);
+    s = repeat("x", 500);
+    t = m2s_sms_fit(s, 3, "", &tr);
+    ck_assert(tr);
+    ck_assert_uint_eq(strlen(t), 459);
+    ck_assert_int_eq(parts(t), 3);
+    free(t);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_fit_ucs2)
+{
+    char *s = repeat("\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 ", 40);  /* 280 chars */
+    bool tr = false;
+    char *t = m2s_sms_fit(s, 1, "\xe2\x80\xa6", &tr);
+    ck_assert(tr);
+    ck_assert(valid_utf8(t));
+    m2s_sms_count c;
+    m2s_sms_count_text(t, &c);
+    ck_assert_int_eq(c.encoding, M2S_ENC_UCS2);
+    ck_assert_int_eq(c.parts, 1);
+    ck_assert_uint_ge(c.units, 60);
+    /* cut after a whole word */
+    size_t n = strlen(t);
+    ck_assert_str_eq(t + n - 15, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\xe2\x80\xa6");
+    free(t);
+    free(s);
+
+    /* emoji only: never half a surrogate pair or UTF-8 sequence */
+    s = repeat("\xf0\x9f\x98\x80", 100);
+    t = m2s_sms_fit(s, 2, "...", &tr);
+    ck_assert(tr);
+    ck_assert(valid_utf8(t));
+    ck_assert_int_le(parts(t), 2);
+    ck_assert_uint_eq((strlen(t) - 3) % 4, 0);
+    free(t);
+    free(s);
+
+    /* text that becomes GSM-7 once the emoji at the end is cut */
+    char *a = repeat("abc ", 60);
+    s = xasprintf("%s\xf0\x9f\x98\x80", a);
+    t = m2s_sms_fit(s, 1, "...", &tr);
+    ck_assert(tr);
+    ck_assert(is_gsm(t));
+    ck_assert_uint_gt(strlen(t), 150);
+    free(t);
+    free(s);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_fit_random)
+{
+    static const char *const pool[] = {
+        "a", "b", "c", " ", " ", ",", ".", "\n", "[", "\xe2\x82\xac", "\xc3\xa9",
+        "\xc3\xa1", "\xd0\x96", "\xf0\x9f\x98\x80", "e\xcc\x81", "\xe6\x97\xa5",
+    };
+    static const char *const markers[] = { "...", "\xe2\x80\xa6", "", NULL, " [more]" };
+    srand(4242);
+    for (int iter = 0; iter < 400; iter++) {
+        m2s_buf b;
+        m2s_buf_init(&b);
+        m2s_buf_adds(&b, "");
+        size_t len = (size_t)(rand() % 700);
+        size_t limit = (iter % 3 == 0) ? 10 : sizeof pool / sizeof pool[0];
+        for (size_t i = 0; i < len; i++)
+            m2s_buf_adds(&b, pool[(size_t)rand() % limit]);
+        int maxp = 1 + rand() % 4;
+        const char *marker = markers[(size_t)rand() % 5];
+        bool tr = false;
+        char *t = m2s_sms_fit(b.data, maxp, marker, &tr);
+        ck_assert(valid_utf8(t));
+        ck_assert_msg(parts(t) <= maxp, "iter %d: %d parts > %d", iter, parts(t), maxp);
+        if (!tr) {
+            ck_assert_str_eq(t, b.data);
+        } else {
+            ck_assert_int_gt(parts(b.data), maxp);
+            size_t ml = marker ? strlen(marker) : 0;
+            ck_assert_uint_ge(strlen(t), ml);
+            ck_assert(strcmp(t + strlen(t) - ml, marker ? marker : "") == 0);
+            /* what is kept is a prefix of the input */
+            ck_assert(strncmp(t, b.data, strlen(t) - ml) == 0);
+        }
+        free(t);
+        m2s_buf_free(&b);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ tidy */
+
+static char *tidy(const char *in, bool sig, bool quotes, bool collapse, const m2s_strv *strip)
+{
+    m2s_tidy_opts o = { sig, quotes, collapse, strip };
+    return m2s_text_tidy(in, &o);
+}
+
+START_TEST(test_tidy_signature)
+{
+    char *t = tidy("Disk full on db1\n\n-- \nBob\nOps team\n", true, false, true, NULL);
+    ck_assert_str_eq(t, "Disk full on db1");
+    free(t);
+    t = tidy("Body\n--\nsig", true, false, true, NULL);
+    ck_assert_str_eq(t, "Body");
+    free(t);
+    /* "---" and "-- x" are not separators; off means off */
+    t = tidy("a\n---\nb\n-- x", true, false, true, NULL);
+    ck_assert_str_eq(t, "a\n---\nb\n-- x");
+    free(t);
+    t = tidy("Body\n-- \nsig", false, false, true, NULL);
+    ck_assert_str_eq(t, "Body\n--\nsig");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_tidy_quotes)
+{
+    char *t = tidy("Thanks, fixed.\n\nOn Mon, 1 Jan 2024, Bob <b@x> wrote:\n> is it down?\n>> yes\n\nBye",
+                   false, true, true, NULL);
+    ck_assert_str_eq(t, "Thanks, fixed.\n\nBye");
+    free(t);
+    t = tidy("Ok\n\nAm 01.01.2024 um 10:00 schrieb Bob <b@x>:\n  > Frage\n", false, true, true, NULL);
+    ck_assert_str_eq(t, "Ok");
+    free(t);
+    t = tidy("Oui\nLe lun. 1 janv. 2024 \xc3\xa0 10:00, Bob <b@x> a \xc3\xa9" "crit :\n> question\n",
+             false, true, true, NULL);
+    ck_assert_str_eq(t, "Oui");
+    free(t);
+    /* a wrapped attribution line */
+    t = tidy("Yes\nOn Mon, 1 Jan 2024 at 10:00, Bob Smith\n<bob@example.com> wrote:\n> q\n",
+             false, true, true, NULL);
+    ck_assert_str_eq(t, "Yes");
+    free(t);
+    /* "wrote:" not followed by a quote stays */
+    t = tidy("Bob wrote: the report\nline 2", false, true, true, NULL);
+    ck_assert_str_eq(t, "Bob wrote: the report\nline 2");
+    free(t);
+    /* quotes kept when not asked */
+    t = tidy("a\n> b", false, false, true, NULL);
+    ck_assert_str_eq(t, "a\n> b");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_tidy_outlook)
+{
+    char *t = tidy("Restarted it.\r\n\r\n-----Original Message-----\r\nFrom: Bob\r\nSent: Monday\r\n\r\nold\r\n",
+                   false, true, true, NULL);
+    ck_assert_str_eq(t, "Restarted it.");
+    free(t);
+    t = tidy("Done\n\n________________________________\nFrom: Alert System <a@x>\nSent: Monday, 1 January 2024 10:00\n"
+             "To: ops\nSubject: x\n\nold text", false, true, true, NULL);
+    ck_assert_str_eq(t, "Done");
+    free(t);
+    /* "From:" without a "Sent:" nearby is content */
+    t = tidy("From: monitoring\nHost: db1\nState: down\n\n\n\n\nok", false, true, true, NULL);
+    ck_assert_str_eq(t, "From: monitoring\nHost: db1\nState: down\n\nok");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_tidy_strip_and_blank)
+{
+    m2s_strv re = { NULL, 0 };
+    m2s_strv_add(&re, "^(CONFIDENTIAL|DISCLAIMER):");
+    m2s_strv_add(&re, "unsubscribe");
+    m2s_strv_add(&re, "([");          /* invalid: skipped */
+    char *t = tidy("  Alert: x  \t\n\n\n\nDISCLAIMER: this mail is\nCONFIDENTIAL: yes\nclick to unsubscribe\nend\n\n\n",
+                   false, false, true, &re);
+    ck_assert_str_eq(t, "  Alert: x\n\nend");
+    free(t);
+    /* without collapsing, blank runs stay but the ends are trimmed */
+    t = tidy("\n\na\n\n\nb\n\n", false, false, false, NULL);
+    ck_assert_str_eq(t, "a\n\n\nb");
+    free(t);
+    /* CR, CRLF, tabs, NBSP-only lines */
+    t = tidy("a\r\nb\rc\td\n\xc2\xa0\n\n\xc2\xa0 \ne\xc2\xa0", false, false, true, NULL);
+    ck_assert_str_eq(t, "a\nb\nc d\n\ne");
+    free(t);
+    t = tidy("", true, true, true, &re);
+    ck_assert_str_eq(t, "");
+    free(t);
+    m2s_strv_free(&re);
+}
+END_TEST
+
+/* ------------------------------------------------------------ squash, sanitize */
+
+START_TEST(test_squash)
+{
+    char *t = m2s_text_squash("  a\tb\r\n\n c\xc2\xa0\xc2\xa0" "d\xe2\x80\x83" "e\xe3\x80\x80" "f\xe2\x80\xaf" "g  ");
+    ck_assert_str_eq(t, "a b c d e f g");
+    free(t);
+    t = m2s_text_squash(" \n\t ");
+    ck_assert_str_eq(t, "");
+    free(t);
+    t = m2s_text_squash("\xd0\x9f\xd1\x80\xd0\xb8  \xf0\x9f\x98\x80");
+    ck_assert_str_eq(t, "\xd0\x9f\xd1\x80\xd0\xb8 \xf0\x9f\x98\x80");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_sanitize)
+{
+    static const struct { const char *in; size_t len; const char *out; } cases[] = {
+        { "ok \xc3\xa9 \xf0\x9f\x98\x80", 0, "ok \xc3\xa9 \xf0\x9f\x98\x80" },
+        { "a\xff" "b", 0, "a\xef\xbf\xbd" "b" },
+        { "\xc0\xaf", 0, "\xef\xbf\xbd\xef\xbf\xbd" },                  /* overlong '/' */
+        { "\xe0\x80\xaf", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },  /* overlong */
+        { "\xed\xa0\x80x", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx" }, /* surrogate */
+        { "\xf4\x90\x80\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* > U+10FFFF */
+        { "ab\xe2\x82", 0, "ab\xef\xbf\xbd" },                           /* truncated at end */
+        { "\xe2\x82x", 0, "\xef\xbf\xbdx" },                             /* truncated inside */
+        { "a\0b", 3, "ab" },                                             /* NUL removed */
+        { "\xef\xbf\xbd", 0, "\xef\xbf\xbd" },                           /* real U+FFFD kept */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        char *t = m2s_utf8_sanitize(cases[i].in, len);
+        ck_assert_msg(strcmp(t, cases[i].out) == 0, "case %zu", i);
+        ck_assert(valid_utf8(t));
+        free(t);
+    }
+    /* random bytes always come out valid */
+    srand(99);
+    for (int iter = 0; iter < 500; iter++) {
+        unsigned char buf[64];
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (unsigned char)rand();
+        char *t = m2s_utf8_sanitize((const char *)buf, sizeof buf);
+        ck_assert(valid_utf8(t));
+        free(t);
+    }
 }
 END_TEST
 
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("text");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_placeholder);
+    TCase *tc = tcase_create("gsm");
+    tcase_add_test(tc, test_gsm_basic_chars);
+    tcase_add_test(tc, test_gsm_ext_chars);
+    tcase_add_test(tc, test_gsm_exhaustive);
+    tcase_add_test(tc, test_count_boundaries);
+    tcase_add_test(tc, test_count_ext_at_boundary);
+    tcase_add_test(tc, test_count_random_property);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("translit");
+    tcase_add_test(tc, test_translit_table);
+    tcase_add_test(tc, test_translit_makes_gsm);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fit");
+    tcase_add_test(tc, test_fit_no_cut);
+    tcase_add_test(tc, test_fit_word_boundary);
+    tcase_add_test(tc, test_fit_long_word);
+    tcase_add_test(tc, test_fit_ucs2);
+    tcase_add_test(tc, test_fit_random);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("tidy");
+    tcase_add_test(tc, test_tidy_signature);
+    tcase_add_test(tc, test_tidy_quotes);
+    tcase_add_test(tc, test_tidy_outlook);
+    tcase_add_test(tc, test_tidy_strip_and_blank);
+    tcase_add_test(tc, test_squash);
+    tcase_add_test(tc, test_sanitize);
     suite_add_tcase(s, tc);
     return s;
 }
