@@ -1,0 +1,425 @@
+"""A private, throw-away Postfix instance for the end-to-end test.
+
+Everything lives under one temporary directory: the configuration directory
+(main.cf, master.cf, the transport map), the queue, the data directory and
+the log file (maillog_file, written by postlogd(8)).  The instance listens
+for SMTP on 127.0.0.1 only, on a free port, runs no service chrooted, and is
+addressed with "-c DIR" / MAIL_CONFIG=DIR by every Postfix command, so it
+neither needs nor touches /etc/postfix or a system Postfix that may be
+running (different queue, data directory, pid and lock files and port).
+
+It needs the Debian postfix package and root: the Postfix master must start
+as root, and pipe(8) switches to the unprivileged user named in master.cf.
+
+Python 3 standard library only.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import smtplib
+import stat
+import subprocess
+import time
+
+POSTFIX = "/usr/sbin/postfix"
+POSTCONF = "/usr/sbin/postconf"
+POSTQUEUE = "/usr/sbin/postqueue"
+POSTSUPER = "/usr/sbin/postsuper"
+POSTMAP = "/usr/sbin/postmap"
+SENDMAIL = "/usr/sbin/sendmail"
+
+
+def available():
+    """None when a private instance can be started here, else the reason."""
+    for prog in (POSTFIX, POSTCONF, POSTQUEUE, POSTSUPER, POSTMAP, SENDMAIL):
+        if not os.access(prog, os.X_OK):
+            return "Postfix is not installed (%s missing; apt-get install postfix)" % prog
+    if os.geteuid() != 0:
+        return "not root: a Postfix instance must be started as root"
+    return None
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def ensure_user(name):
+    """Return (uid, gid) of the account name; create it as a system account
+    without a home directory or login shell when it does not exist."""
+    import pwd
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+        pw = pwd.getpwnam(name)
+    return pw.pw_uid, pw.pw_gid
+
+
+def runs_as(user, argv):
+    """True when argv runs successfully as user (e.g. the binary is reachable
+    through every parent directory)."""
+    try:
+        r = subprocess.run(["runuser", "-u", user, "--"] + argv,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def read_master_entry(path, service):
+    """The master.cf entry for service (its first line and the indented
+    continuation lines) from a master.cf snippet, as one string."""
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if lines:
+                if line[:1] in (" ", "\t") and line.strip() and \
+                        not line.strip().startswith("#"):
+                    lines.append(line)
+                    continue
+                if line.strip().startswith("#") and line[:1] in (" ", "\t"):
+                    continue
+                break
+            if re.match(r"^%s\s" % re.escape(service), line):
+                lines.append(line)
+    if not lines:
+        raise ValueError("no '%s' entry in %s" % (service, path))
+    return "\n".join(lines)
+
+
+def read_main_params(path):
+    """name -> value for every (uncommented) parameter in a main.cf snippet."""
+    params = {}
+    cur = None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if line[:1] in (" ", "\t") and cur:
+                params[cur] += " " + line.strip()
+                continue
+            m = re.match(r"^([A-Za-z0-9_]+)\s*=\s*(.*)$", line)
+            if not m:
+                raise ValueError("%s: cannot parse line %r" % (path, line))
+            cur = m.group(1)
+            params[cur] = m.group(2).strip()
+    return params
+
+
+def read_transport(path):
+    """(key, value) pairs of a transport map snippet."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, value = line.split(None, 1)
+            out.append((key, value.strip()))
+    return out
+
+
+# Services every instance needs; all unchained (5th column "n").
+_MASTER_BASE = """\
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+{listen} inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class PostfixInstance:
+    """One private Postfix instance under base (an existing directory)."""
+
+    def __init__(self, base, hostname="mx.m2s-test.invalid"):
+        self.base = base
+        self.config_dir = os.path.join(base, "postfix")
+        self.queue_dir = os.path.join(base, "queue")
+        self.data_dir = os.path.join(base, "data")
+        self.maillog = os.path.join(base, "maillog")
+        self.hostname = hostname
+        self.port = None
+        self.started = False
+        self.env = dict(os.environ)
+        self.env["MAIL_CONFIG"] = self.config_dir
+        self._master_extra = []
+        self._transport = []
+        self._params = {}
+
+    # ------------------------------------------------------------ setup
+    def add_service(self, entry):
+        """Append a master.cf entry (text, possibly several lines)."""
+        self._master_extra.append(entry.rstrip("\n"))
+
+    def add_transport(self, key, value):
+        self._transport.append((key, value))
+
+    def set_params(self, **params):
+        self._params.update(params)
+
+    def write_config(self):
+        for d in (self.config_dir, self.queue_dir, self.data_dir):
+            os.makedirs(d, exist_ok=True)
+        # Postfix wants its data directory owned by the mail owner; the
+        # queue directory and the configuration by root.
+        import pwd
+        pw = pwd.getpwnam("postfix")
+        os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.data_dir, 0o700)
+        self.port = free_port()
+        params = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue_dir,
+            "data_directory": self.data_dir,
+            "maillog_file": self.maillog,
+            # maillog_file must start with one of these (default /var).
+            "maillog_file_prefixes": self.base,
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "command_directory": "/usr/sbin",
+            "daemon_directory": "/usr/lib/postfix/sbin",
+            "shlib_directory": "/usr/lib/postfix",
+            "meta_directory": "/etc/postfix",
+            "syslog_name": "postfix-m2stest",
+            "myhostname": self.hostname,
+            "mydomain": "m2s-test.invalid",
+            "myorigin": "$myhostname",
+            "mydestination": "",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "biff": "no",
+            "append_dot_mydomain": "no",
+            "smtputf8_enable": "no",
+            # Nothing ever leaves this machine: mail for a domain that the
+            # transport map does not know is returned at once.
+            "default_transport": "error:no remote delivery from the test instance",
+            "relay_transport": "error:no relay from the test instance",
+            "transport_maps": "hash:" + os.path.join(self.config_dir, "transport"),
+            # Deferred mail waits until the test flushes the queue, so that
+            # "still queued" is a stable observation, not a race with a retry.
+            "minimal_backoff_time": "600s",
+            "maximal_backoff_time": "1200s",
+            "queue_run_delay": "600s",
+            "delay_warning_time": "0h",
+            "smtpd_banner": "$myhostname ESMTP",
+            "message_size_limit": "10240000",
+        }
+        params.update(self._params)
+        with open(os.path.join(self.config_dir, "main.cf"), "w") as f:
+            f.write("# private instance for the mail2sms end-to-end test\n")
+            for k, v in params.items():
+                f.write("%s = %s\n" % (k, v))
+        with open(os.path.join(self.config_dir, "master.cf"), "w") as f:
+            f.write(_MASTER_BASE.format(listen="127.0.0.1:%d" % self.port))
+            for e in self._master_extra:
+                f.write(e + "\n")
+        tpath = os.path.join(self.config_dir, "transport")
+        with open(tpath, "w") as f:
+            for k, v in self._transport:
+                f.write("%s\t%s\n" % (k, v))
+        self._run([POSTMAP, "-c", self.config_dir, tpath])
+
+    def _run(self, argv, input=None, check=True, timeout=60):
+        r = subprocess.run(argv, input=input, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=self.env,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError("%s exited %d: %s%s" % (
+                " ".join(argv), r.returncode,
+                r.stdout.decode("utf-8", "replace"),
+                r.stderr.decode("utf-8", "replace")))
+        return r
+
+    def postconf(self, *args):
+        return self._run([POSTCONF, "-c", self.config_dir] + list(args)) \
+            .stdout.decode("utf-8", "replace")
+
+    def start(self):
+        # "postfix check" creates the queue subdirectories with the right
+        # owners and modes (post-install create-missing) and reports problems.
+        self._run([POSTFIX, "-c", self.config_dir, "check"])
+        self._run([POSTFIX, "-c", self.config_dir, "start"])
+        self.started = True
+        deadline = time.time() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 1):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("smtpd does not listen on port %d" % self.port)
+                time.sleep(0.1)
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.queue_dir, "pid", "master.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self):
+        if not self.started:
+            return
+        pid = self.master_pid()
+        try:
+            self._run([POSTFIX, "-c", self.config_dir, "stop"], check=False,
+                      timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        if pid:
+            deadline = time.time() + 15
+            while time.time() < deadline and _alive(pid):
+                time.sleep(0.1)
+            if _alive(pid):
+                # our own master, by its pid: stop it the hard way
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        self.started = False
+
+    # ------------------------------------------------------------ mail in
+    def sendmail(self, msg, recipients, sender=None, extra=()):
+        """Submit with sendmail(1) -C DIR, as a user or a cron job does."""
+        argv = [SENDMAIL, "-C", self.config_dir, "-i"]
+        if sender is not None:
+            argv += ["-f", sender]
+        argv += list(extra) + ["--"] + list(recipients)
+        return self._run(argv, input=msg)
+
+    def smtp(self, msg, recipients, sender):
+        """Submit over SMTP on loopback; returns the queue id from the reply."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
+            s.ehlo("client.m2s-test.invalid")
+            code, resp = s.mail(sender)
+            if code != 250:
+                raise RuntimeError("MAIL FROM: %d %s" % (code, resp))
+            for r in recipients:
+                code, resp = s.rcpt(r)
+                if code not in (250, 251):
+                    raise RuntimeError("RCPT TO:<%s>: %d %s" % (r, code, resp))
+            code, resp = s.data(msg)
+            if code != 250:
+                raise RuntimeError("DATA: %d %s" % (code, resp))
+            m = re.search(rb"queued as ([0-9A-Za-z]+)", resp)
+            return m.group(1).decode() if m else None
+
+    # ------------------------------------------------------------ observe
+    def log(self):
+        try:
+            with open(self.maillog, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=30, what=None):
+        """Wait until the log has a line matching pattern (a regex); return
+        its match object."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if time.time() > deadline:
+                raise AssertionError("no log line matching %s within %ds%s\n"
+                                     "--- maillog tail:\n%s" % (
+                                         what or pattern, timeout, "",
+                                         "\n".join(self.log().splitlines()[-25:])))
+            time.sleep(0.1)
+
+    def queue_id_of(self, message_id, timeout=30):
+        """The queue id cleanup(8) logged for a Message-ID."""
+        m = self.wait_log(r"\b([0-9A-Za-z]{8,}): "
+                          r"message-id=<%s>" % re.escape(message_id.strip("<>")),
+                          timeout, "message-id=<%s>" % message_id)
+        return m.group(1)
+
+    def wait_status(self, queue_id, recipient, timeout=30):
+        """Wait for the delivery-agent line for queue_id/recipient; returns
+        (status, the whole line)."""
+        m = self.wait_log(r"^.*\b%s: to=<%s>,.*\bstatus=(\w+).*$" % (
+            re.escape(queue_id), re.escape(recipient)), timeout,
+            "%s: to=<%s> ... status=" % (queue_id, recipient))
+        return m.group(1), m.group(0)
+
+    def status_lines(self, queue_id, recipient=None):
+        rx = re.compile(r"^.*\b%s: to=<%s>,.*\bstatus=\w+.*$" % (
+            re.escape(queue_id), re.escape(recipient) if recipient else "[^>]*"),
+            re.M)
+        return rx.findall(self.log())
+
+    def queue(self):
+        """The queue as postqueue -j reports it: a list of dicts."""
+        out = self._run([POSTQUEUE, "-c", self.config_dir, "-j"]).stdout
+        return [json.loads(l) for l in out.decode("utf-8", "replace").splitlines()
+                if l.strip()]
+
+    def queued(self, queue_id):
+        for q in self.queue():
+            if q.get("queue_id") == queue_id:
+                return q
+        return None
+
+    def mailq(self):
+        return self._run([POSTQUEUE, "-c", self.config_dir, "-p"]).stdout \
+            .decode("utf-8", "replace")
+
+    def flush(self):
+        self._run([POSTQUEUE, "-c", self.config_dir, "-f"])
+
+    def delete(self, queue_id):
+        self._run([POSTSUPER, "-c", self.config_dir, "-d", queue_id], check=False)
+
+    def wait_gone(self, queue_id, timeout=30):
+        deadline = time.time() + timeout
+        while self.queued(queue_id) is not None:
+            if time.time() > deadline:
+                raise AssertionError("%s still queued after %ds:\n%s" % (
+                    queue_id, timeout, self.mailq()))
+            time.sleep(0.2)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
