@@ -265,21 +265,47 @@ static bool is_tracking_pixel(const xmlNode *img)
     return pixel;
 }
 
-/* A cell whose content is laid out in lines rather than a phrase. */
-static bool has_block_content(const xmlNode *n)
+static bool has_direct_text(const xmlNode *n)
+{
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (c->type != XML_TEXT_NODE || !c->content)
+            continue;
+        for (const xmlChar *p = c->content; *p; p++)
+            if (!isspace(*p) && *p != 0xC2 && *p != 0xA0)
+                return true;
+    }
+    return false;
+}
+
+/* Walk the visible descendants of n: true on content that needs lines of
+ * its own (br, tables, lists, preformatted text); *blocks counts the block
+ * elements holding text directly. */
+static bool scan_cell(const xmlNode *n, int *blocks)
 {
     for (const xmlNode *c = n->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
         if (name_in(c->name, dropped_elems) || is_hidden(c))
             continue;
-        if (is_elem(c, "br") || name_in(c->name, para_elems) ||
-            (name_in(c->name, block_elems) && !is_elem(c, "html") && !is_elem(c, "body")))
+        static const char *const multiline[] = {
+            "br", "table", "ul", "ol", "li", "pre", "blockquote", "hr", "dl", NULL,
+        };
+        if (name_in(c->name, multiline))
             return true;
-        if (has_block_content(c))
+        if ((name_in(c->name, para_elems) || name_in(c->name, block_elems)) && has_direct_text(c))
+            (*blocks)++;
+        if (scan_cell(c, blocks))
             return true;
     }
     return false;
+}
+
+/* A cell whose content is laid out in lines rather than a phrase. A single
+ * wrapping <p> or <div> (Outlook puts one in every cell) is still a phrase. */
+static bool has_block_content(const xmlNode *n)
+{
+    int blocks = 0;
+    return scan_cell(n, &blocks) || blocks > 1;
 }
 
 /* ------------------------------------------------------------ walking */
@@ -481,12 +507,17 @@ char *m2s_html_to_text(const char *html, size_t len)
 {
     char *res = NULL;
     htmlDocPtr doc = NULL;
+    char *clean = NULL;
     out o;
     out_init(&o);
 
     if (!html || len == 0 || len > (size_t)0x7fffffff)
         goto out;
-    doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
+    /* libxml2 passes invalid bytes through to the text; clean them first */
+    clean = m2s_utf8_sanitize(html, len);
+    if (!*clean)
+        goto out;
+    doc = htmlReadMemory(clean, (int)strlen(clean), NULL, "UTF-8",
                          HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
                          HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
     if (!doc)
@@ -497,6 +528,7 @@ char *m2s_html_to_text(const char *html, size_t len)
 out:
     if (doc)
         xmlFreeDoc(doc);
+    free(clean);
     m2s_buf_free(&o.buf);
     return res ? res : xstrdup("");
 }

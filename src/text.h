@@ -35,6 +35,11 @@ typedef struct m2s_sms_count {
     int parts;          /* 1 if units <= 160/70, else ceil(units / 153 or 67); 0 for "" */
 } m2s_sms_count;
 
+/* parts is found by splitting the way a phone does: an extension
+ * character (escape + char) and a surrogate pair never straddle two
+ * parts, so a multi-part message can need one part more than the plain
+ * division above says (152 septets + "[" + 152 septets is 3 parts). */
+
 void m2s_sms_count_text(const char *utf8, m2s_sms_count *out);
 
 /* True if the code point is in GSM 03.38 basic or extension table;
@@ -49,7 +54,9 @@ char *m2s_transliterate(const char *utf8);
 /* Hold text to max_parts SMS parts. If it fits, a copy is returned and
  * *truncated is false. Otherwise it is cut at a word boundary (never inside
  * a UTF-8 sequence or a surrogate pair / extension escape) and marker is
- * appended, the marker counted in the budget; *truncated is true. */
+ * appended, the marker counted in the budget; *truncated is true.
+ * The final string is what is counted: a marker outside GSM-7 (U+2026, the ellipsis)
+ * turns a GSM-7 text into UCS-2. marker may be NULL or "". */
 char *m2s_sms_fit(const char *utf8, int max_parts, const char *marker,
                   bool *truncated);
 

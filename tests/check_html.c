@@ -79,6 +79,13 @@ START_TEST(test_table)
     ck_assert(has_line(t, "Para two"));
     ck_assert(has_line(t, "side"));
     free(t);
+    /* Outlook wraps every cell in a paragraph: still one line per row */
+    ASSERT_HTML("<table class=MsoNormalTable><tr><td><p class=MsoNormal>Host<o:p></o:p></p></td>"
+                "<td><p class=MsoNormal><b>db1</b><o:p></o:p></p></td></tr></table>",
+                "Host | db1");
+    /* a cell with line breaks is laid out as lines */
+    ASSERT_HTML("<table><tr><td>Labels<br>a = 1<br>b = 2</td><td>x</td></tr></table>",
+                "Labels\na = 1\nb = 2\nx");
     /* nested tables: the inner rows give the lines */
     t = conv("<table><tr><td><table><tr><td>k1</td><td>v1</td></tr><tr><td>k2</td><td>v2</td></tr>"
              "</table></td></tr></table>");
@@ -196,10 +203,17 @@ START_TEST(test_garbage)
         ck_assert(strstr(t, "\n\n\n") == NULL);
         free(t);
     }
+    char *t;
     ASSERT_HTML("<table><tr><td>a<td>b", "a | b");
+    /* invalid UTF-8 becomes U+FFFD, never raw bytes in the output */
+    ASSERT_HTML("<p>caf\xe9 ok</p><p>\xc3\xa9t\xc3\xa9</p>", "caf\xef\xbf\xbd ok\n\n\xc3\xa9t\xc3\xa9");
+    /* a NUL byte does not end the document */
+    t = m2s_html_to_text("<p>a</p>\0<p>b</p>", 17);
+    ck_assert_str_eq(t, "a\n\nb");
+    free(t);
     ASSERT_HTML("<div><p><b>x</div></i></table>", "x");
 
-    char *t = m2s_html_to_text("", 0);
+    t = m2s_html_to_text("", 0);
     ck_assert_str_eq(t, "");
     free(t);
     t = m2s_html_to_text(NULL, 0);
