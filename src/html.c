@@ -556,6 +556,10 @@ static const char *const boiler_phrases[] = {
     "(html|web|online|browser|plain[- ]text) version",
     "this is a (multi-?part|mime)[- ]?(formatted|encoded)? message( in mime format)?",
     "html[- ]?(capable|compatible|enabled) (e-?mail )?(client|reader)",
+    "(this|the) (e-?mail|message|newsletter) contains (graphics|images|pictures)",
+    "if you (do not|don't|cannot|can't|can not) see (the )?(graphics|images|pictures)",
+    "(to )?view (it|this)? ?(online|here)?",
+    "unsubscribe( here)?|manage (your )?(e-?mail )?(preferences|subscriptions?)",
     NULL,
 };
 

@@ -251,6 +251,8 @@ START_TEST(test_boilerplate)
         "If you cannot read this message, please click here <https://example.com/x>",
         "VIEW THIS MESSAGE IN A BROWSER\nhttp://example.com/1\n",
         "This is a multi-part message in MIME format.",
+        "This message contains graphics. If you do not see the graphics, click here to view.",
+        "View online: https://example.com/n/1\n\nUnsubscribe: https://example.com/u",
         "Having trouble viewing this email? View it online: https://e.example.com/o",
     };
     static const char *const no[] = {
