@@ -39,6 +39,94 @@ static char *choose_body(const m2s_config *cfg, const m2s_mail *mail)
     return xstrdup(plain ? plain : "");
 }
 
+/* True for a run of decoration characters, as monitoring templates frame
+ * their headings with ("***** Nagios *****", "=====", "** PROBLEM **"). */
+static bool is_deco(char c)
+{
+    return c == '*' || c == '=' || c == '#' || c == '~' || c == '_';
+}
+
+static size_t deco_run(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_deco(p[i]) && p[i] == p[0])
+        i++;
+    return i >= 2 ? i : 0;
+}
+
+/* One line made phone-friendly: decoration at either end removed, runs of
+ * spaces collapsed. Appended to b. */
+static void add_line(m2s_buf *b, const char *p, size_t n)
+{
+    size_t r;
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if ((r = deco_run(p, n)) > 0 && (r == n || p[r] == ' ')) {
+        p += r;
+        n -= r;
+    }
+    for (size_t k = n; k > 0 && is_deco(p[k - 1]); k--) {
+        size_t start = k - 1;
+        while (start > 0 && p[start - 1] == p[k - 1])
+            start--;
+        if (k - start >= 2 && (start == 0 || p[start - 1] == ' '))
+            n = start;
+        break;
+    }
+    bool space = false;
+    size_t before = b->len;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ' ' || p[i] == '\t') {
+            space = true;
+            continue;
+        }
+        if (space && b->len > before)
+            m2s_buf_addc(b, ' ');
+        space = false;
+        m2s_buf_addc(b, p[i]);
+    }
+}
+
+/* Tidy the formatted text for a phone: every line trimmed and freed of
+ * decoration, blank lines dropped (each costs a character and says
+ * nothing), and separators left dangling by an empty placeholder (": "
+ * after an empty subject) removed at both ends. */
+static char *tidy_formatted(const char *in)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    const char *p = in;
+    while (*p) {
+        size_t n = strcspn(p, "\r\n");
+        size_t mark = b.len;
+        if (b.len)
+            m2s_buf_addc(&b, '\n');
+        size_t body = b.len;
+        add_line(&b, p, n);
+        if (b.len == body) {            /* nothing left of that line */
+            b.len = mark;
+            if (b.data)
+                b.data[b.len] = '\0';
+        }
+        p += n;
+        if (*p == '\r')
+            p++;
+        if (*p == '\n')
+            p++;
+    }
+    char *s = m2s_buf_steal(&b);
+    static const char seps[] = ":-|,; \n";
+    size_t start = strspn(s, seps);
+    size_t end = strlen(s);
+    while (end > start && strchr(seps, s[end - 1]))
+        end--;
+    char *r = xstrndup(s + start, end - start);
+    free(s);
+    return r;
+}
+
 /* ------------------------------------------------ X-SMS-* options */
 
 static bool parse_rfc3339(const char *s, time_t *out)
@@ -185,7 +273,9 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     *out = NULL;
     *why = NULL;
 
-    msg->subject = m2s_text_squash(mail->subject ? mail->subject : "");
+    char *squashed = m2s_text_squash(mail->subject ? mail->subject : "");
+    msg->subject = tidy_formatted(squashed);
+    free(squashed);
     char *body = choose_body(cfg, mail);
     m2s_tidy_opts opts = {
         .strip_signature = cfg->strip_signature,
@@ -193,7 +283,9 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
         .collapse_blank = cfg->collapse_blank,
         .strip = &cfg->strip_patterns,
     };
-    msg->body = m2s_text_tidy(body, &opts);
+    char *tidied = m2s_text_tidy(body, &opts);
+    msg->body = tidy_formatted(tidied);
+    free(tidied);
     free(body);
     msg->from_addr = xstrdup(mail->from_addr ? mail->from_addr : "");
     msg->from_name = xstrdup(mail->from_name ? mail->from_name : "");
@@ -257,38 +349,6 @@ char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
         }
     }
     return m2s_buf_steal(&b);
-}
-
-/* Tidy the formatted text: spaces collapsed within lines, lines trimmed,
- * at most one blank line, and separators left dangling by an empty
- * placeholder (": " after an empty subject) removed at both ends. */
-static char *tidy_formatted(const char *in)
-{
-    m2s_tidy_opts opts = { .collapse_blank = true };
-    char *t = m2s_text_tidy(in, &opts);
-    m2s_buf b;
-    m2s_buf_init(&b);
-    bool space = false;
-    for (const char *p = t; *p; p++) {
-        if (*p == ' ' || *p == '\t') {
-            space = true;
-            continue;
-        }
-        if (space && b.len && b.data[b.len - 1] != '\n' && *p != '\n')
-            m2s_buf_addc(&b, ' ');
-        space = false;
-        m2s_buf_addc(&b, *p);
-    }
-    free(t);
-    char *s = m2s_buf_steal(&b);
-    static const char seps[] = ":-|,; \n";
-    size_t start = strspn(s, seps);
-    size_t end = strlen(s);
-    while (end > start && strchr(seps, s[end - 1]))
-        end--;
-    char *r = xstrndup(s + start, end - start);
-    free(s);
-    return r;
 }
 
 static char *join3(const char *a, const char *sep1, const char *b, const char *sep2,
