@@ -28,6 +28,9 @@ typedef struct m2s_media_set {
     size_t n_over_count;        /* left out: more than 10 */
     size_t n_too_large;         /* left out: over the size limits */
     bool all_images;
+    const char *dsn;            /* set with a failure of m2s_media_store: a
+                                 * finer enhanced status code for the line
+                                 * ("4.4.2" for a timeout), or NULL; static */
 } m2s_media_set;
 
 /* Choose the media of a mail. M2S_OK, or M2S_E_CONTENT with *why when an
@@ -38,7 +41,8 @@ m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
 /* Store every item and set its url. In a dry run nothing is uploaded or
  * written: urls are https://dry-run.invalid/<n>/<filename> and, for the
  * "bird" store, the requests that would be made are printed to dry_out.
- * Returns M2S_OK, or the class of the failure with *why. */
+ * Returns M2S_OK, or the class of the failure with *why (new string) and
+ * set->dsn. http may be NULL in a dry run or for the "directory" store. */
 m2s_class m2s_media_store(const m2s_config *cfg, m2s_http *http,
                           bool dry_run, FILE *dry_out, m2s_media_set *set,
                           char **why);
@@ -50,6 +54,12 @@ char *m2s_media_note(const m2s_config *cfg, const m2s_media_set *set,
 
 /* Whether a number gets MMS under media.mms. */
 bool m2s_media_mms_for(const m2s_config *cfg, const char *number);
+
+/* Whether the items must be stored at all for these n target numbers:
+ * false when there are none, or when no number gets MMS and
+ * media.non_mms = "drop" (then nothing is uploaded or written). */
+bool m2s_media_needed(const m2s_config *cfg, const m2s_media_set *set,
+                      const char *const *numbers, size_t n);
 
 void m2s_media_set_clear(m2s_media_set *set);
 
