@@ -20,7 +20,6 @@ import re
 import shutil
 import socket
 import smtplib
-import stat
 import subprocess
 import time
 
@@ -58,7 +57,7 @@ def ensure_user(name):
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
+        subprocess.run([shutil.which("useradd") or "/usr/sbin/useradd", "--system", "--no-create-home",
                         "--home-dir", "/nonexistent",
                         "--shell", "/usr/sbin/nologin", name],
                        check=True, stdout=subprocess.DEVNULL,
@@ -71,7 +70,8 @@ def runs_as(user, argv):
     """True when argv runs successfully as user (e.g. the binary is reachable
     through every parent directory)."""
     try:
-        r = subprocess.run(["runuser", "-u", user, "--"] + argv,
+        r = subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser",
+                            "-u", user, "--"] + argv,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
