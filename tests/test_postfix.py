@@ -47,6 +47,7 @@ DEADLINE = 8                # mail2sms's deadline in the test configuration
 SENDER = "nagios@monitoring.example.com"   # its mail comes back to sink/
 SMS_DOMAIN = "sms.example.com"
 BADOPT_DOMAIN = "badopt.sms.example.com"
+SHORT_DOMAIN = "short.sms.example.com"     # time limit below the deadline
 TEAM = ["+31611111111", "+31622222222", "+31633333333"]
 
 ETC = os.path.join(SRCDIR, "etc")
@@ -167,16 +168,21 @@ def build_instance(p):
     # has its own copy of the shipped map.
     params["transport_maps"] = "hash:" + os.path.join(pf.config_dir, "transport")
     params["smsbadopt_destination_recipient_limit"] = "1"
+    params["smsshort_destination_recipient_limit"] = "1"
+    params["smsshort_time_limit"] = "2s"
     pf.set_params(**params)
     pf.add_service(sms_entry(p))
     # The same entry with an option mail2sms does not know.
     pf.add_service(sms_entry(p, "smsbadopt", "--no-such-option"))
+    # The same entry with a time limit below mail2sms's deadline.
+    pf.add_service(sms_entry(p, "smsshort"))
     pf.add_service("sink      unix  -       n       n       -       -       pipe\n"
                    "  flags=R null_sender= user=%s argv=/bin/sh %s %s ${queue_id}"
                    % (PIPE_USER, p["sink_script"], p["sink"]))
     for key, value in SHIPPED_TRANSPORT:
         pf.add_transport(key, value)
     pf.add_transport(BADOPT_DOMAIN, "smsbadopt:")
+    pf.add_transport(SHORT_DOMAIN, "smsshort:")
     pf.add_transport("monitoring.example.com", "sink:")
     pf.write_config()
     return pf
@@ -433,6 +439,21 @@ def bad_argv_defers():
     eq(FAKE.message_attempts(), [], "requests at the API")
     PF.delete(qid)
     PF.wait_gone(qid, STEP)
+
+
+@case("why sms_time_limit must exceed the deadline: a killed command bounces")
+def time_limit_bounces():
+    fresh()
+    number = "+31655555555"
+    rcpt = number + "@" + SHORT_DOMAIN
+    FAKE.faults([{"endpoint": "messages", "number": number, "hang": DEADLINE}])
+    qid, _ = send_sendmail(rcpt, subject="Slow API")
+    st, line = status_of(qid, rcpt)
+    # mail2sms would have deferred at its deadline; Postfix killed it first.
+    eq(st, "bounced", "status (%s)" % line)
+    check("relay=smsshort," in line and "time limit" in line.lower(),
+          "not pipe's time limit: " + line)
+    removed(qid)
 
 
 @case("alias of three, one number fails for a while: after the retry one SMS each")
