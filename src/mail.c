@@ -228,6 +228,136 @@ out:
     return m2s_buf_steal(&b);
 }
 
+/* ---- RFC 2047 header text ---------------------------------------------- */
+
+/* Decode one encoded word's payload ("B" or "Q") into out. */
+static void decode_word(m2s_buf *out, char enc, const char *p, size_t n)
+{
+    if (enc == 'B' || enc == 'b') {
+        guchar *dec = g_malloc(n / 4 * 3 + 4);
+        gint state = 0;
+        guint save = 0;
+        gsize len = g_base64_decode_step(p, n, dec, &state, &save);
+        m2s_buf_add(out, dec, len);
+        g_free(dec);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '_') {
+            m2s_buf_addc(out, ' ');
+        } else if (p[i] == '=' && i + 2 < n &&
+                   g_ascii_isxdigit(p[i + 1]) && g_ascii_isxdigit(p[i + 2])) {
+            m2s_buf_addc(out, (char)(g_ascii_xdigit_value(p[i + 1]) * 16 +
+                                     g_ascii_xdigit_value(p[i + 2])));
+            i += 2;
+        } else {
+            m2s_buf_addc(out, p[i]);
+        }
+    }
+}
+
+/* Parse "=?charset?enc?text?=" at p; on success set the parts and return
+ * the length of the whole word, else 0. */
+static size_t encoded_word(const char *p, const char **cs, size_t *cs_len, char *enc,
+                           const char **text, size_t *text_len)
+{
+    if (p[0] != '=' || p[1] != '?')
+        return 0;
+    const char *c = p + 2, *q = strchr(c, '?');
+    if (!q || q == c || !q[1] || q[2] != '?' || !strchr("BbQq", q[1]))
+        return 0;
+    const char *t = q + 3, *end = strstr(t, "?=");
+    if (!end || memchr(c, ' ', (size_t)(end - c)))
+        return 0;
+    *cs = c;
+    *cs_len = (size_t)(q - c);
+    const char *star = memchr(c, '*', *cs_len);     /* RFC 2231 language */
+    if (star)
+        *cs_len = (size_t)(star - c);
+    *enc = q[1];
+    *text = t;
+    *text_len = (size_t)(end - t);
+    return (size_t)(end + 2 - p);
+}
+
+/* Decode an unstructured header value (RFC 2047) to valid UTF-8, folding
+ * line breaks. Adjacent encoded words in the same charset are joined
+ * before conversion, so a character (or an ISO-2022-JP shift sequence)
+ * split across two words comes out whole; white space between encoded
+ * words is dropped. Raw 8-bit text is UTF-8 when valid, else
+ * windows-1252. Written here because GMime 3.2's own decoder loses the
+ * words after a base64 word that ends in padding. */
+static char *decode_header_text(const char *raw)
+{
+    m2s_buf out, pend;
+    char *pend_cs = NULL;
+    m2s_buf_init(&out);
+    m2s_buf_init(&pend);
+    m2s_buf_adds(&out, "");
+    const char *p = raw;
+    while (*p) {
+        const char *cs, *text;
+        size_t cs_len, text_len;
+        char enc;
+        size_t w = encoded_word(p, &cs, &cs_len, &enc, &text, &text_len);
+        if (w) {
+            char *name = xstrndup(cs, cs_len);
+            if (pend_cs && g_ascii_strcasecmp(pend_cs, name) != 0) {
+                char *u = text_to_utf8(pend.data ? pend.data : "", pend.len, pend_cs, false);
+                m2s_buf_adds(&out, u);
+                free(u);
+                m2s_buf_free(&pend);
+                free(pend_cs);
+                pend_cs = NULL;
+            }
+            if (!pend_cs)
+                pend_cs = name;
+            else
+                free(name);
+            decode_word(&pend, enc, text, text_len);
+            p += w;
+            /* white space up to another encoded word is not text */
+            const char *q = p;
+            while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+                q++;
+            size_t dummy_len;
+            const char *d1, *d2;
+            char d3;
+            if (encoded_word(q, &d1, &dummy_len, &d3, &d2, &dummy_len))
+                p = q;
+            continue;
+        }
+        if (pend_cs) {
+            char *u = text_to_utf8(pend.data ? pend.data : "", pend.len, pend_cs, false);
+            m2s_buf_adds(&out, u);
+            free(u);
+            m2s_buf_free(&pend);
+            free(pend_cs);
+            pend_cs = NULL;
+        }
+        size_t n = 0;
+        while (p[n] && !(p[n] == '=' && p[n + 1] == '?'))
+            n++;
+        if (n == 0)
+            n = 1;          /* a lone "=?" that is not a word */
+        char *u = text_to_utf8(p, n, NULL, false);
+        for (char *c = u; *c; c++)
+            if (*c == '\r' || *c == '\n' || *c == '\t')
+                *c = ' ';
+        m2s_buf_adds(&out, u);
+        free(u);
+        p += n;
+    }
+    if (pend_cs) {
+        char *u = text_to_utf8(pend.data ? pend.data : "", pend.len, pend_cs, false);
+        m2s_buf_adds(&out, u);
+        free(u);
+    }
+    m2s_buf_free(&pend);
+    free(pend_cs);
+    return m2s_buf_steal(&out);
+}
+
 static bool only_whitespace(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -766,8 +896,10 @@ m2s_mail_status m2s_mail_parse(const char *data, size_t len,
         goto out;
     }
 
-    const char *subj = g_mime_message_get_subject(msg);
-    mail->subject = utf8_dup(subj ? subj : "");
+    GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    GMimeHeader *sh = g_mime_header_list_get_header(headers, "Subject");
+    const char *raw_subj = sh ? g_mime_header_get_raw_value(sh) : NULL;
+    mail->subject = decode_header_text(raw_subj ? raw_subj : "");
     g_strstrip(mail->subject);
     take_from(mail, msg);
     mail->message_id = strip_angles(g_mime_message_get_message_id(msg));

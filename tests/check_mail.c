@@ -175,6 +175,39 @@ START_TEST(test_latin1_qp_and_rfc2047_subject)
 }
 END_TEST
 
+/* Subjects split over several encoded words: a base64 word ending in
+ * padding must not swallow the next word, and an ISO-2022-JP text split
+ * across words must come out whole. */
+START_TEST(test_subject_split_encoded_words)
+{
+    static const struct { const char *header, *want; } cases[] = {
+        { "=?UTF-8?B?U3TDtnJ1bmc6IERhdGVuYmFuay1SZXBsaWthdGlvbiA=?=\r\n"
+          " =?UTF-8?B?dmVyesO2Z2VydCAoZGItcmVwbC0wMik=?=",
+          "St\xc3\xb6rung: Datenbank-Replikation verz\xc3\xb6gert (db-repl-02)" },
+        { "=?ISO-2022-JP?B?GyRCJVAlQyUvJSIlQyVXPDpHVBsoQjo=?=\r\n"
+          " =?ISO-2022-JP?B?IBskQiVVJSElJCVrJTUhPCVQGyhCIGZzMDE=?=",
+          "\xe3\x83\x90\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xa2\xe3\x83\x83\xe3\x83\x97"
+          "\xe5\xa4\xb1\xe6\x95\x97: \xe3\x83\x95\xe3\x82\xa1\xe3\x82\xa4\xe3\x83\xab"
+          "\xe3\x82\xb5\xe3\x83\xbc\xe3\x83\x90 fs01" },
+        /* a UTF-8 character split between two words */
+        { "=?UTF-8?Q?caf=C3?= =?UTF-8?Q?=A9_ok?=", "caf\xc3\xa9 ok" },
+        /* text between words keeps its spaces; mixed charsets */
+        { "Re: =?ISO-8859-1?Q?Gr=FC=DFe?= aus =?UTF-8?B?S8O2bG4=?=",
+          "Re: Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln" },
+        /* not an encoded word: left alone */
+        { "50% =?off", "50% =?off" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *raw = xasprintf("From: a@example.com\r\nSubject: %s\r\n\r\nbody\r\n",
+                              cases[i].header);
+        m2s_mail *m = parse_ok(raw);
+        ck_assert_str_eq(m->subject, cases[i].want);
+        m2s_mail_free(m);
+        free(raw);
+    }
+}
+END_TEST
+
 START_TEST(test_cp1252_without_charset)
 {
     /* 8-bit text with no charset at all: not UTF-8, so windows-1252 */
@@ -848,6 +881,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_alternative);
     tcase_add_test(tc, test_html_only);
     tcase_add_test(tc, test_latin1_qp_and_rfc2047_subject);
+    tcase_add_test(tc, test_subject_split_encoded_words);
     tcase_add_test(tc, test_cp1252_without_charset);
     tcase_add_test(tc, test_bogus_charset);
     tcase_add_test(tc, test_invalid_utf8_replaced);
