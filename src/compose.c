@@ -18,6 +18,32 @@
 
 /* ------------------------------------------------------------ body */
 
+/* The HTML as text, without the lines that only point elsewhere ("View
+ * this email in your browser", "Unsubscribe"): newsletters and alert
+ * mails put them first, where they would take the SMS's first line. */
+static char *html_text(const char *html)
+{
+    char *text = m2s_html_to_text(html, strlen(html));
+    m2s_buf b;
+    m2s_buf_init(&b);
+    m2s_buf_adds(&b, "");
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        char *line = xstrndup(p, n);
+        bool blank = line[strspn(line, " \t")] == '\0';
+        if (blank || !m2s_text_is_boilerplate(line)) {
+            m2s_buf_adds(&b, line);
+            m2s_buf_addc(&b, '\n');
+        }
+        free(line);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+    free(text);
+    return m2s_buf_steal(&b);
+}
+
 static char *choose_body(const m2s_config *cfg, const m2s_mail *mail)
 {
     const char *plain = mail->text_plain;
@@ -35,7 +61,7 @@ static char *choose_body(const m2s_config *cfg, const m2s_mail *mail)
         break;
     }
     if (use_html)
-        return m2s_html_to_text(html, strlen(html));
+        return html_text(html);
     return xstrdup(plain ? plain : "");
 }
 
@@ -82,10 +108,19 @@ static void add_line(m2s_buf *b, const char *p, size_t n)
             space = true;
             continue;
         }
+        /* a word that is nothing but decoration ("RE: ** PROBLEM") */
+        size_t w = 0;
+        while (i + w < n && p[i + w] != ' ' && p[i + w] != '\t')
+            w++;
+        if ((i == 0 || space) && deco_run(p + i, w) == w) {
+            i += w - 1;
+            continue;
+        }
         if (space && b->len > before)
             m2s_buf_addc(b, ' ');
         space = false;
-        m2s_buf_addc(b, p[i]);
+        m2s_buf_add(b, p + i, w);
+        i += w - 1;
     }
 }
 
@@ -125,6 +160,23 @@ static char *tidy_formatted(const char *in)
     char *r = xstrndup(s + start, end - start);
     free(s);
     return r;
+}
+
+/* HTML mails often open with the subject, or the start of it, as a
+ * heading: said once is enough. */
+static void drop_repeated_subject(m2s_message *msg)
+{
+    size_t n = strcspn(msg->body, "\n");
+    size_t sl = strlen(msg->subject);
+    if (sl == 0 || n > sl || (n < sl && n < 12) ||
+        strncasecmp(msg->body, msg->subject, n) != 0)
+        return;
+    const char *rest = msg->body + n;
+    if (*rest == '\n')
+        rest++;
+    char *body = xstrdup(rest);
+    free(msg->body);
+    msg->body = body;
 }
 
 /* ------------------------------------------------ X-SMS-* options */
@@ -287,6 +339,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     msg->body = tidy_formatted(tidied);
     free(tidied);
     free(body);
+    drop_repeated_subject(msg);
     msg->from_addr = xstrdup(mail->from_addr ? mail->from_addr : "");
     msg->from_name = xstrdup(mail->from_name ? mail->from_name : "");
 
@@ -371,6 +424,40 @@ static char *join3(const char *a, const char *sep1, const char *b, const char *s
     return m2s_buf_steal(&buf);
 }
 
+/* s with GSM-7 stand-ins for curly quotes, dashes and the like, when
+ * message.transliterate is on and that makes it GSM-7; a text that stays
+ * UCS-2 anyway (emoji, Cyrillic, CJK) keeps its own characters. */
+static char *transliterated(const m2s_config *cfg, const char *s)
+{
+    if (!cfg->transliterate)
+        return xstrdup(s);
+    char *t = m2s_transliterate(s);
+    m2s_sms_count c;
+    m2s_sms_count_text(t, &c);
+    if (c.encoding == M2S_ENC_GSM7)
+        return t;
+    free(t);
+    return xstrdup(s);
+}
+
+/* The first len bytes of s cut back to a word boundary when one is near
+ * (within 20 bytes), without trailing spaces or dangling punctuation.
+ * len must fall on a character boundary. New string. */
+static char *cut_at_word(const char *s, size_t len)
+{
+    size_t end = len;
+    for (size_t back = 0; back < 20 && back < len; back++) {
+        char c = s[len - back];
+        if (c == ' ' || c == '\n' || c == '\t') {
+            end = len - back;
+            break;
+        }
+    }
+    while (end > 0 && strchr(" \t\n,;:-(", s[end - 1]))
+        end--;
+    return xstrndup(s, end);
+}
+
 m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                            const char *fmt, const char *prefix,
                            const char *suffix, char **text,
@@ -379,9 +466,9 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     m2s_class cls = M2S_OK;
     char *expanded = m2s_compose_expand(fmt ? fmt : cfg->format, msg);
     char *tidy = tidy_formatted(expanded);
-    char *core = cfg->transliterate ? m2s_transliterate(tidy) : xstrdup(tidy);
-    char *pre = prefix && cfg->transliterate ? m2s_transliterate(prefix) : xstrdup(prefix);
-    char *suf = suffix && cfg->transliterate ? m2s_transliterate(suffix) : xstrdup(suffix);
+    char *core = transliterated(cfg, tidy);
+    char *pre = prefix ? transliterated(cfg, prefix) : NULL;
+    char *suf = suffix ? transliterated(cfg, suffix) : NULL;
     char *full = NULL;
     *text = NULL;
     *why = NULL;
@@ -405,42 +492,34 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                          count->parts, cfg->max_parts);
         goto out;
     }
-    /* Truncate the core; prefix and suffix stay whole. Shrink until the
-     * three together fit. */
+    /* Truncate the core; prefix and suffix stay whole. A first cut fits
+     * the core alone, then it shrinks until all three fit with the marker
+     * at the end of the cut core. */
     m2s_sms_count cc;
     m2s_sms_count_text(full, &cc);
     const char *marker = cc.encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
-    size_t len = strlen(core);
-    for (int guard = 0; guard < 200 && !*text; guard++) {
-        char *head = join3(pre, " ", "", "", NULL);
-        char *part = xstrndup(core, len);
-        char *cand = join3(pre, " ", part, "", NULL);
-        bool cut = false;
-        char *fitted = m2s_sms_fit(cand, (int)cfg->max_parts, marker, &cut);
-        char *whole = join3(fitted, "", "", "\n", suf);
+    bool cut0 = false;
+    char *first = m2s_sms_fit(core, (int)cfg->max_parts, "", &cut0);
+    size_t len = strlen(first);
+    free(first);
+    for (int guard = 0; guard < 4000 && len > 0 && !*text; guard++) {
+        char *part = cut_at_word(core, len);
+        char *cut = xasprintf("%s%s", part, marker);
+        char *whole = join3(pre, " ", cut, "\n", suf);
         m2s_sms_count wc;
         m2s_sms_count_text(whole, &wc);
-        if (wc.parts <= cfg->max_parts && (cut || len < strlen(core))) {
+        if (wc.parts <= cfg->max_parts && *part) {
             *text = whole;
             *count = wc;
             *truncated = true;
         } else {
             free(whole);
-            /* Drop what the suffix needs, and a little more each time. */
-            size_t kept = strlen(fitted) > strlen(head) ? strlen(fitted) - strlen(head) : 0;
-            size_t drop = (suf ? strlen(suf) : 0) + 8 + (size_t)guard * 4;
-            len = kept > drop ? kept - drop : 0;
-            if (len > strlen(core))
-                len = strlen(core);
+            len = strlen(part) > 4 ? strlen(part) - 4 : 0;
             while (len > 0 && ((unsigned char)core[len] & 0xC0) == 0x80)
                 len--;
         }
-        free(fitted);
-        free(cand);
+        free(cut);
         free(part);
-        free(head);
-        if (!*text && len == 0)
-            break;
     }
     if (!*text) {
         cls = M2S_E_CONTENT;

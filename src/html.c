@@ -184,6 +184,16 @@ static bool is_elem(const xmlNode *n, const char *name)
     return n->type == XML_ELEMENT_NODE && strcasecmp((const char *)n->name, name) == 0;
 }
 
+/* True when n sits inside an <a>. */
+static bool inside_link(const xmlNode *n)
+{
+    for (const xmlNode *p = n->parent; p; p = p->parent)
+        if (p->type == XML_ELEMENT_NODE && is_elem(p, "a"))
+            return true;
+    return false;
+}
+
+
 /* Style value with spaces removed and lower-cased, for simple matching. */
 static char *style_compact(const xmlNode *n)
 {
@@ -447,7 +457,10 @@ static void walk(out *o, const xmlNode *n, bool pre, int list_depth)
         return;
     }
     if (is_elem(n, "img")) {
-        if (is_tracking_pixel(n))
+        /* Images say nothing in an SMS: logos and graphs (which travel as
+         * media) vanish. Only an image that is a link's whole text keeps
+         * its alt text, so a "View alert" button still reads. */
+        if (is_tracking_pixel(n) || !inside_link(n))
             return;
         xmlChar *alt = xmlGetProp(n, (const xmlChar *)"alt");
         if (alt) {

@@ -310,6 +310,29 @@ static bool is_header_line(const char *line, const char *name)
     return starts_with_ci(s, name);
 }
 
+/* A line that is only a letter's closing: "Kind regards," "Thanks!" */
+static bool is_closing(const char *line)
+{
+    static const char *const closings[] = {
+        "regards", "kind regards", "best regards", "warm regards", "with regards",
+        "many thanks", "thanks", "thank you", "cheers", "sincerely",
+        "yours sincerely", "yours truly", "best wishes",
+        "met vriendelijke groet", "met vriendelijke groeten", "mvg", "groet", "groeten",
+        "mit freundlichen gr\xc3\xbc\xc3\x9f" "en", "freundliche gr\xc3\xbc\xc3\x9f" "e",
+        "viele gr\xc3\xbc\xc3\x9f" "e", "beste gr\xc3\xbc\xc3\x9f" "e", "gru\xc3\x9f",
+        "cordialement", "bien cordialement", "salutations", "saludos", "un saludo",
+        "distinti saluti", "cordiali saluti",
+    };
+    const char *s = skip_spaces(line);
+    size_t len = strlen(s);
+    while (len > 0 && strchr(" ,.!", s[len - 1]))
+        len--;
+    for (size_t i = 0; i < sizeof closings / sizeof closings[0]; i++)
+        if (strlen(closings[i]) == len && strncasecmp(s, closings[i], len) == 0)
+            return true;
+    return false;
+}
+
 /* Outlook's reply header: "From: ..." with "Sent: ..." (or "Date:") within
  * the next 4 lines. */
 static bool is_outlook_header(char **lines, size_t n, size_t i)
@@ -372,13 +395,19 @@ char *m2s_text_tidy(const char *in, const m2s_tidy_opts *opts)
         }
     }
 
-    /* 3. signature: cut from the first "-- " line */
+    /* 3. signature: cut from the first "-- " line, or from a closing
+     * ("Kind regards,") that follows some text: people rarely put the
+     * separator in, and name, title and phone numbers cost a lot */
     if (opts->strip_signature) {
+        bool text_seen = false;
         for (size_t i = 0; i < n; i++) {
-            if (strcmp(lines[i], "-- ") == 0 || strcmp(lines[i], "--") == 0) {
+            if (strcmp(lines[i], "-- ") == 0 || strcmp(lines[i], "--") == 0 ||
+                (text_seen && is_closing(lines[i]))) {
                 n = i;
                 break;
             }
+            if (!is_blank(lines[i]))
+                text_seen = true;
         }
     }
 

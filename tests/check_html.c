@@ -117,8 +117,9 @@ START_TEST(test_images)
                 "<img src=\"x.gif\" style=\"display:none\" alt=\"hidden\">"
                 "<img src=\"y.gif\" style=\"width:1px;height:1px\" alt=\"tiny\">"
                 "<img src=\"z.gif\" width=\"0\" alt=\"zero\">"
-                "<img src=\"deco.png\" alt=\"\">",
-                "Hello\n\nACME Monitoring");
+                "<img src=\"deco.png\" alt=\"\">"
+                "<p>See <a href=\"https://g.example.com/d/1\"><img src=\"b.png\" alt=\"View alert\"></a></p>",
+                "Hello\n\nSee View alert (https://g.example.com/d/1)");
 }
 END_TEST
 

@@ -11,9 +11,8 @@ tests/expected/NAME.json:
      "line": "the non-JSON output, only when there is some"}
 
 With M2S_UPDATE_GOLDEN=1 the expected files are (re)written instead; read
-each one before committing it. A fixture without an expected file is
-skipped (reported as "skip"), so a new fixture can land before its output
-has been reviewed.
+each one before committing it. A fixture without an expected file
+fails: every fixture's output is reviewed once, then golden.
 
 Whatever the expected files say, every run must also keep these promises:
 the access key never appears on stdout or stderr, nothing is written to
@@ -158,8 +157,8 @@ def golden_case(path):
         elif not os.path.exists(expected_path):
             if problems:
                 raise AssertionError("; ".join(problems))
-            skip("no %s yet: review the output and write it with "
-                 "M2S_UPDATE_GOLDEN=1" % os.path.relpath(expected_path, SRCDIR))
+            raise AssertionError("no %s yet: review the output and write it with "
+                                 "M2S_UPDATE_GOLDEN=1" % os.path.relpath(expected_path, SRCDIR))
         else:
             with open(expected_path, encoding="utf-8") as f:
                 want = json.load(f)
