@@ -567,6 +567,19 @@ START_TEST(test_tidy_signature)
     t = tidy("Body\n-- \nsig", false, false, true, NULL);
     ck_assert_str_eq(t, "Body\n--\nsig");
     free(t);
+    /* a closing line ends the text too, but only after some text */
+    t = tidy("Disk swapped, rebuilding.\n\nKind regards,\nJan\n+31 6 1234\n", true, false, true, NULL);
+    ck_assert_str_eq(t, "Disk swapped, rebuilding.");
+    free(t);
+    t = tidy("Fixed.\nMet vriendelijke groet\nJan", true, false, true, NULL);
+    ck_assert_str_eq(t, "Fixed.");
+    free(t);
+    t = tidy("Thanks!\nThe backup ran.", true, false, true, NULL);
+    ck_assert_str_eq(t, "Thanks!\nThe backup ran.");
+    free(t);
+    t = tidy("Ok\nRegards, the team wants a call\nx", true, false, true, NULL);
+    ck_assert_str_eq(t, "Ok\nRegards, the team wants a call\nx");
+    free(t);
 }
 END_TEST
 
