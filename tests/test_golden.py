@@ -62,12 +62,22 @@ def pretty(obj):
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def conf_copy():
-    """golden.conf holds a literal access key, so give the program an
+def conf_for(name):
+    """tests/conf/NAME.conf, else the conf named by the fixture's first word
+    (options-*.eml -> options.conf), else golden.conf."""
+    for cand in (name, name.split("-")[0]):
+        path = os.path.join(SRCDIR, "tests", "conf", cand + ".conf")
+        if os.path.exists(path):
+            return path
+    return CONF
+
+
+def conf_copy(name=""):
+    """The configurations hold a literal access key, so give the program an
     owner-only copy (a source tree may be world-readable or read-only)."""
     d = tmpdir("m2s-golden-")
     path = os.path.join(d, "golden.conf")
-    shutil.copyfile(CONF, path)
+    shutil.copyfile(conf_for(name), path)
     os.chmod(path, 0o600)
     return path
 
@@ -107,6 +117,10 @@ def result_of(res):
     got = {"exit": res.rc, "requests": requests}
     if other:
         got["line"] = "\n".join(other)
+    # In a dry run the line for Postfix goes to standard error.
+    err = [l for l in res.err.splitlines() if re.match(r"^[45]\.\d+\.\d+ ", l)]
+    if err:
+        got["stderr_line"] = err[-1]
     return got
 
 
@@ -146,7 +160,7 @@ def golden_case(path):
     def fn():
         with open(path, "rb") as f:
             data = f.read()
-        res = run(["-c", conf_copy()] + ARGS, data, timeout=60)
+        res = run(["-c", conf_copy(name)] + ARGS, data, timeout=60)
         got = result_of(res)
         problems = promises(name, res, got)
         if UPDATE:
