@@ -5,6 +5,7 @@
  * not sent; the exit status is the outcome table's. */
 #include "build-config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,9 @@ int main(int argc, char **argv)
     m2s_class cls;
 
     m2s_buf_init(&input);
+    /* Postfix may stop reading our output; that must not kill the run
+     * half-way through a batch. */
+    signal(SIGPIPE, SIG_IGN);
     if (m2s_cli_parse(argc, argv, &cli, &why) != 0) {
         m2s_log_open(NULL, false);
         m2s_log(LOG_ERR, "command line: %s", why);
