@@ -13,6 +13,7 @@
 
 #include "compose.h"
 #include "html.h"
+#include "payload.h"
 
 #define SCHEDULE_MAX_DAYS 35
 
@@ -224,17 +225,6 @@ static bool parse_rfc3339(const char *s, time_t *out)
     return true;
 }
 
-static bool tag_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 50)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("-_ ", *s))
-            return false;
-    return true;
-}
-
 static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **why)
 {
     const char *v;
@@ -245,7 +235,7 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
             char *tag = m2s_text_squash(t);
             for (char *c = tag; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
-            if (!tag_ok(tag)) {
+            if (!m2s_payload_tag_valid(tag)) {
                 *why = xasprintf("invalid X-SMS-Tags header: tag \"%s\" must be 1-50 letters, "
                                  "digits, '-', '_' or spaces", tag);
                 free(tag);
@@ -258,7 +248,7 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
                 free(tag);
         }
         free(copy);
-        if (msg->tags.n > 10) {
+        if (msg->tags.n > M2S_PAYLOAD_MAX_TAGS) {
             *why = xasprintf("invalid X-SMS-Tags header: %zu tags, at most 10", msg->tags.n);
             return M2S_E_CONTENT;
         }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "payload.h"
 #include "route.h"
 
 typedef enum {
@@ -561,17 +562,6 @@ static bool id_ok(const char *s)
     return true;
 }
 
-static bool tag_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 50)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("-_ ", *s))
-            return false;
-    return true;
-}
-
 static char *read_key_file(loader *ld, const config_setting_t *s, const char *path)
 {
     char *key = NULL;
@@ -686,10 +676,10 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
             regfree(&re);
         }
     }
-    if (cfg->tags.n > 10)
+    if (cfg->tags.n > M2S_PAYLOAD_MAX_TAGS)
         problem(ld, config_lookup(lc, "message.tags"), "message.tags: at most 10 tags");
     for (size_t i = 0; i < cfg->tags.n; i++) {
-        if (!tag_ok(cfg->tags.v[i]))
+        if (!m2s_payload_tag_valid(cfg->tags.v[i]))
             problem(ld, config_lookup(lc, "message.tags"),
                     "message.tags: \"%s\" must be 1-50 letters, digits, '-', '_' or spaces",
                     cfg->tags.v[i]);

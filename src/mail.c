@@ -280,6 +280,18 @@ static size_t encoded_word(const char *p, const char **cs, size_t *cs_len, char 
     return (size_t)(end + 2 - p);
 }
 
+/* Convert the bytes of pending encoded words (charset *cs) into out and
+ * forget them. */
+static void flush_words(m2s_buf *out, m2s_buf *pend, char **cs)
+{
+    char *u = text_to_utf8(pend->data ? pend->data : "", pend->len, *cs, false);
+    m2s_buf_adds(out, u);
+    free(u);
+    m2s_buf_free(pend);
+    free(*cs);
+    *cs = NULL;
+}
+
 /* Decode an unstructured header value (RFC 2047) to valid UTF-8, folding
  * line breaks. Adjacent encoded words in the same charset are joined
  * before conversion, so a character (or an ISO-2022-JP shift sequence)
@@ -302,14 +314,8 @@ static char *decode_header_text(const char *raw)
         size_t w = encoded_word(p, &cs, &cs_len, &enc, &text, &text_len);
         if (w) {
             char *name = xstrndup(cs, cs_len);
-            if (pend_cs && g_ascii_strcasecmp(pend_cs, name) != 0) {
-                char *u = text_to_utf8(pend.data ? pend.data : "", pend.len, pend_cs, false);
-                m2s_buf_adds(&out, u);
-                free(u);
-                m2s_buf_free(&pend);
-                free(pend_cs);
-                pend_cs = NULL;
-            }
+            if (pend_cs && g_ascii_strcasecmp(pend_cs, name) != 0)
+                flush_words(&out, &pend, &pend_cs);
             if (!pend_cs)
                 pend_cs = name;
             else
@@ -327,14 +333,8 @@ static char *decode_header_text(const char *raw)
                 p = q;
             continue;
         }
-        if (pend_cs) {
-            char *u = text_to_utf8(pend.data ? pend.data : "", pend.len, pend_cs, false);
-            m2s_buf_adds(&out, u);
-            free(u);
-            m2s_buf_free(&pend);
-            free(pend_cs);
-            pend_cs = NULL;
-        }
+        if (pend_cs)
+            flush_words(&out, &pend, &pend_cs);
         size_t n = 0;
         while (p[n] && !(p[n] == '=' && p[n + 1] == '?'))
             n++;
@@ -348,13 +348,8 @@ static char *decode_header_text(const char *raw)
         free(u);
         p += n;
     }
-    if (pend_cs) {
-        char *u = text_to_utf8(pend.data ? pend.data : "", pend.len, pend_cs, false);
-        m2s_buf_adds(&out, u);
-        free(u);
-    }
-    m2s_buf_free(&pend);
-    free(pend_cs);
+    if (pend_cs)
+        flush_words(&out, &pend, &pend_cs);
     return m2s_buf_steal(&out);
 }
 

@@ -33,6 +33,11 @@ typedef struct m2s_payload_in {
 /* The request body of "Send a message". */
 char *m2s_payload_message(const m2s_payload_in *in);
 
+/* Bird's rule for a tag: 1 to 50 of [a-zA-Z0-9-_ ]. At most
+ * M2S_PAYLOAD_MAX_TAGS per message. */
+#define M2S_PAYLOAD_MAX_TAGS 10
+bool m2s_payload_tag_valid(const char *tag);
+
 /* The request body of a presigned-upload request: {"contentType": ...}. */
 char *m2s_payload_presign(const char *content_type);
 
