@@ -87,6 +87,9 @@ PIPE_USER = m.group(1) if m else "mail2sms"
 def prepare():
     """Everything outside Postfix: the account, the directory, the binary,
     the mail2sms configuration.  Returns a dict of paths."""
+    # Files the Postfix daemons and the pipe user read must not depend on
+    # the caller's umask.
+    os.umask(0o022)
     uid, gid = pfi.ensure_user(PIPE_USER)
     base = tempfile.mkdtemp(prefix="m2s-e2e-", dir="/tmp")
     os.chmod(base, 0o755)           # the pipe user must reach files in it
