@@ -71,6 +71,8 @@ def parse_time(v):
 # ---------------------------------------------------------------- set-up
 
 why = pfi.available()
+if not why and not os.path.exists(BIN):
+    why = "no binary at %s (run make first)" % BIN
 if why:
     if REQUIRE:
         fail_hard(why)
