@@ -189,11 +189,16 @@ int main(int argc, char **argv)
                 goto out;
             }
         }
-        if (media.n > 0) {
+        const char **numbers = xcalloc(routes.n, sizeof *numbers);
+        for (size_t i = 0; i < routes.n; i++)
+            numbers[i] = routes.t[i].number;
+        bool media_needed = m2s_media_needed(cfg, &media, numbers, routes.n);
+        free(numbers);
+        if (media_needed) {
             cls = m2s_media_store(cfg, http, cli.dry_run, stdout, &media, &why);
             if (cls != M2S_OK) {
                 m2s_log(LOG_WARNING, "status=%s (%s)", m2s_outcome(cls)->status, why);
-                rc = report(cls, NULL, why, cli.dry_run);
+                rc = report(cls, media.dsn, why, cli.dry_run);
                 goto out;
             }
         }
