@@ -279,6 +279,21 @@ def _():
     eq(FAKE.requests(), [], "sent without a journal")
 
 
+@case("dup: state.sqlite is not a database -> 75 4.3.0, nothing sent, file left alone")
+def _():
+    FAKE.reset()
+    conf = setup()
+    db = state_db(conf)
+    junk = b"this is not an SQLite database\n" * 200
+    with open(db, "wb") as f:
+        f.write(junk)
+    r = send(conf)
+    one_line(r, 75, "4.3.0")
+    eq(FAKE.requests(), [], "sent without a journal")
+    with open(db, "rb") as f:
+        eq(f.read() == junk, True, "the unreadable state file was changed")
+
+
 @case("dup: state database read-only -> 75 4.3.0, nothing sent")
 def _():
     if os.geteuid() == 0:
