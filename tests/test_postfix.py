@@ -54,7 +54,7 @@ ETC = os.path.join(SRCDIR, "etc")
 
 
 def fail_hard(why):
-    print("FAIL - postfix available: %s (M2S_REQUIRE_POSTFIX=1)" % why)
+    print("FAIL - prerequisites for the Postfix test: %s (M2S_REQUIRE_POSTFIX=1)" % why)
     print("0 passed, 1 failed")
     sys.exit(1)
 
