@@ -401,9 +401,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        if status != 204 and self.command != "HEAD":
-            self.wfile.write(data)
+        try:
+            self.end_headers()
+            if status != 204 and self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:
+            # The client went away (timed out) before the answer: the request
+            # was still processed, as it would be by the real service.
+            self.close_connection = True
+            self.client_gone = True
         return status
 
     def headers_dict(self):
@@ -468,7 +474,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         rec = {"method": method, "path": path, "headers": self.headers_dict(),
                "json": parsed, "form": None, "field_order": None, "status": None,
-               "fault": None, "t": time.time()}
+               "fault": None, "t": time.time(), "client_gone": False}
+        self.client_gone = False
         with st.lock:
             st.seq += 1
             rec["seq"] = st.seq
@@ -496,6 +503,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = self.send(404, bird_error(404, "The requested resource does not exist: no such route"))
         with st.lock:
             rec["status"] = status
+            if getattr(self, "client_gone", False):
+                rec["client_gone"] = True
 
     def apply_fault(self, rule, rec):
         st = self.server.state
@@ -531,6 +540,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = self.send(code, body, ctype, extra)
         with st.lock:
             rec["status"] = status
+            if getattr(self, "client_gone", False):
+                rec["client_gone"] = True
 
     def check_auth(self, ws, ch):
         """Returns a status if the request was answered with an error, else None."""
