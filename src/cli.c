@@ -28,7 +28,7 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
     memset(out, 0, sizeof *out);
     *why = NULL;
     opterr = 0;         /* we word the error ourselves */
-    optind = 1;
+    optind = 0;         /* 0, not 1: glibc then also forgets a half-read cluster */
     int c;
     while ((c = getopt_long(argc, argv, ":c:f:q:nv", long_opts, NULL)) != -1) {
         switch (c) {

@@ -125,10 +125,8 @@ static void add_line(m2s_buf *b, const char *p, size_t n)
     }
 }
 
-/* Tidy the formatted text for a phone: every line trimmed and freed of
- * decoration, blank lines dropped (each costs a character and says
- * nothing), and separators left dangling by an empty placeholder (": "
- * after an empty subject) removed at both ends. */
+/* Tidy text for a phone: every line trimmed and freed of decoration, and
+ * blank lines dropped (each costs a character and says nothing). */
 static char *tidy_formatted(const char *in)
 {
     m2s_buf b;
@@ -153,10 +151,9 @@ static char *tidy_formatted(const char *in)
             p++;
     }
     char *s = m2s_buf_steal(&b);
-    static const char seps[] = ":-|,; \n";
-    size_t start = strspn(s, seps);
+    size_t start = strspn(s, " \n");
     size_t end = strlen(s);
-    while (end > start && strchr(seps, s[end - 1]))
+    while (end > start && strchr(" \n", s[end - 1]))
         end--;
     char *r = xstrndup(s + start, end - start);
     free(s);
@@ -318,6 +315,9 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     char *squashed = m2s_text_squash(mail->subject ? mail->subject : "");
     msg->subject = tidy_formatted(squashed);
     free(squashed);
+    size_t sl = strlen(msg->subject);
+    while (sl > 0 && strchr(":;,|- ", msg->subject[sl - 1]))
+        msg->subject[--sl] = '\0';
     char *body = choose_body(cfg, mail);
     m2s_tidy_opts opts = {
         .strip_signature = cfg->strip_signature,
@@ -359,6 +359,16 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
 
 /* ---------------------------------------------------------- format */
 
+/* A literal between placeholders that only separates them (": ", " - ",
+ * "\n"): dropped next to a placeholder that came out empty. */
+static bool only_separator(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(":-|,; \t\n", s[i]))
+            return false;
+    return true;
+}
+
 char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
 {
     static const struct { const char *name; size_t off; } ph[] = {
@@ -367,30 +377,56 @@ char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
         { "{from}",      offsetof(m2s_message, from_addr) },
         { "{from_name}", offsetof(m2s_message, from_name) },
     };
-    m2s_buf b;
-    m2s_buf_init(&b);
-    for (const char *p = fmt; *p;) {
+    /* Split the format into literals and values, in order; even entries
+     * are literals ("\n" in the configuration is a line break). */
+    m2s_strv seg = { 0 };
+    m2s_buf lit;
+    m2s_buf_init(&lit);
+    for (const char *p = fmt;;) {
         bool done = false;
-        for (size_t i = 0; i < sizeof ph / sizeof ph[0] && *p == '{'; i++) {
+        for (size_t i = 0; *p == '{' && i < sizeof ph / sizeof ph[0]; i++) {
             size_t n = strlen(ph[i].name);
             if (strncmp(p, ph[i].name, n) == 0) {
                 const char *v = *(char *const *)((const char *)msg + ph[i].off);
-                m2s_buf_adds(&b, v ? v : "");
+                m2s_strv_take(&seg, m2s_buf_steal(&lit));
+                m2s_strv_add(&seg, v ? v : "");
                 p += n;
                 done = true;
                 break;
             }
         }
-        if (!done) {
-            /* "\n" written in the configuration stands for a line break */
-            if (p[0] == '\\' && p[1] == 'n') {
-                m2s_buf_addc(&b, '\n');
-                p += 2;
-            } else {
-                m2s_buf_addc(&b, *p++);
-            }
+        if (done)
+            continue;
+        if (!*p)
+            break;
+        if (p[0] == '\\' && p[1] == 'n') {
+            m2s_buf_addc(&lit, '\n');
+            p += 2;
+        } else {
+            m2s_buf_addc(&lit, *p++);
         }
     }
+    m2s_strv_take(&seg, m2s_buf_steal(&lit));
+    /* An empty value takes its separator with it: the one after it, or,
+     * for the last value, the one before it ("{subject}: {body}" with no
+     * subject is the body alone, with no body the subject alone). */
+    for (size_t i = 1; i < seg.n; i += 2) {
+        if (*seg.v[i])
+            continue;
+        char **after = &seg.v[i + 1], **before = &seg.v[i - 1];
+        if (i + 2 < seg.n && only_separator(*after, strlen(*after)))
+            **after = '\0';
+        else if (i >= 2 && only_separator(*before, strlen(*before)))
+            **before = '\0';
+        else if (i + 2 >= seg.n && only_separator(*after, strlen(*after)))
+            **after = '\0';
+    }
+    m2s_buf b;
+    m2s_buf_init(&b);
+    m2s_buf_adds(&b, "");
+    for (size_t i = 0; i < seg.n; i++)
+        m2s_buf_adds(&b, seg.v[i]);
+    m2s_strv_free(&seg);
     return m2s_buf_steal(&b);
 }
 

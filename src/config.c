@@ -341,7 +341,7 @@ static bool valid_alias_name(const char *name)
 }
 
 static void add_alias(loader *ld, m2s_config *cfg, const config_setting_t *s,
-                      const char *name, const config_setting_t *body)
+                      const char *name, const config_setting_t *body, bool list_form)
 {
     if (!valid_alias_name(name)) {
         problem(ld, s, "alias name \"%s\" must be letters, digits, '.', '_', '-' or '+'", name);
@@ -372,8 +372,8 @@ static void add_alias(loader *ld, m2s_config *cfg, const config_setting_t *s,
                 char *tp = xasprintf("%s.template", path);
                 a->tmpl = load_template(ld, e, tp);
                 free(tp);
-            } else if (strcmp(k, "name") == 0 && body != s) {
-                /* list form: name handled by the caller */
+            } else if (strcmp(k, "name") == 0 && list_form) {
+                /* list form: the name was read by the caller */
             } else {
                 problem(ld, e, "unknown key '%s.%s'", path, k);
             }
@@ -391,7 +391,7 @@ static void load_aliases(loader *ld, m2s_config *cfg, const config_setting_t *s)
         /* aliases = { oncall = [ "+31..." ]; ops = { numbers = [...]; format = "..."; }; } */
         for (int i = 0; i < config_setting_length(s); i++) {
             const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-            add_alias(ld, cfg, e, config_setting_name(e), e);
+            add_alias(ld, cfg, e, config_setting_name(e), e, false);
         }
     } else if (t == CONFIG_TYPE_LIST) {
         /* aliases = ( { name = "on.call"; numbers = [ ... ]; } ) */
@@ -403,7 +403,7 @@ static void load_aliases(loader *ld, m2s_config *cfg, const config_setting_t *s)
                 problem(ld, e, "each entry of recipients.aliases must be a group with a name");
                 continue;
             }
-            add_alias(ld, cfg, e, name, e);
+            add_alias(ld, cfg, e, name, e, true);
         }
     } else {
         problem(ld, s, "'recipients.aliases' must be a group, not %s", type_name(t));
@@ -536,20 +536,52 @@ static void walk(loader *ld, m2s_config *cfg, const config_setting_t *group)
 
 /* ------------------------------------------------------- semantics */
 
+/* The host of an http(s) URL: after "://", up to '/', '?' or '#'. A URL
+ * with user information ('@') has no host we accept. New string or NULL. */
+static char *url_host(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (!h)
+        return NULL;
+    h += 3;
+    size_t n = strcspn(h, "/?#");
+    if (n == 0 || memchr(h, '@', n))
+        return NULL;
+    return xstrndup(h, n);
+}
+
+static bool is_loopback_host(const char *hostport)
+{
+    char *host = xstrdup(hostport);
+    char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+    if (colon)
+        colon[host[0] == '[' ? 1 : 0] = '\0';
+    bool ok = strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
+    unsigned a, b, c, d;
+    char tail;
+    if (!ok && sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4)
+        ok = a == 127 && b < 256 && c < 256 && d < 256;
+    free(host);
+    return ok;
+}
+
 static bool url_ok(const char *url, bool *plain_http)
 {
     *plain_http = false;
-    if (strncmp(url, "https://", 8) == 0)
-        return url[8] != '\0';
-    if (strncmp(url, "http://", 7) == 0) {
+    char *host = url_host(url);
+    bool ok = false;
+    if (!host)
+        ok = false;
+    else if (strncmp(url, "https://", 8) == 0)
+        ok = true;
+    else if (strncmp(url, "http://", 7) == 0) {
         /* Plain HTTP only to this machine (tests, a local proxy): the
          * access key must never cross a network in the clear. */
-        const char *h = url + 7;
         *plain_http = true;
-        return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 ||
-               strncmp(h, "[::1]", 5) == 0;
+        ok = is_loopback_host(host);
     }
-    return false;
+    free(host);
+    return ok;
 }
 
 static bool id_ok(const char *s)
@@ -745,9 +777,9 @@ static m2s_config *load(config_t *lc, const char *name, bool file_shared,
     m2s_config *cfg = xcalloc(1, sizeof *cfg);
     set_defaults(cfg);
     cfg->path = xstrdup(name);
+    /* Both passes always run, so one --check-config lists every problem. */
     walk(&ld, cfg, config_root_setting(lc));
-    if (ld.n_problems == 0)
-        check_meaning(&ld, cfg, lc, name, file_shared);
+    check_meaning(&ld, cfg, lc, name, file_shared);
     if (ld.n_problems) {
         m2s_config_free(cfg);
         cfg = NULL;

@@ -408,12 +408,8 @@ END_TEST
 
 /* Plain HTTP is for this machine only: a host that merely begins like a
  * local one is somewhere else.
- * KNOWN BUG: config.c url_ok() compares only the first characters of what
- * follows "http://" ("127.", "localhost"), so "http://localhost.example.com",
- * "http://127.0.0.1.example.com" and "http://127.0.0.1@evil.example" (user
- * info, the host is evil.example) are accepted and the access key would
- * cross the network in the clear. */
-#ifdef M2S_KNOWN_BUGS
+ * (A check of the first characters after "http://" once accepted
+ * "http://localhost.example.com" and "http://127.0.0.1@evil.example".) */
 START_TEST(test_api_url_lookalike_hosts)
 {
     REFUSED("bird = { " IDS "\n api_url = \"http://localhost.example.com\"; };\n", NAME ":2:",
@@ -424,7 +420,6 @@ START_TEST(test_api_url_lookalike_hosts)
             "bird.api_url");
 }
 END_TEST
-#endif
 
 /* ---------------------------------------------------------- access key */
 
@@ -614,11 +609,7 @@ START_TEST(test_aliases_group_form)
 END_TEST
 
 /* Names libconfig cannot take as keys ("on.call") use the list form.
- * KNOWN BUG: config.c add_alias() accepts the "name" member only when
- * body != s, but load_aliases() passes the entry as both, so every list
- * entry is refused with "unknown key 'recipients.aliases.on.call.name'"
- * and the list form cannot be used at all. */
-#ifdef M2S_KNOWN_BUGS
+ * (The "name" member was once refused as an unknown key.) */
 START_TEST(test_aliases_list_form)
 {
     m2s_config *c = load_ok(
@@ -641,7 +632,6 @@ START_TEST(test_aliases_list_form)
     m2s_config_free(c);
 }
 END_TEST
-#endif
 
 START_TEST(test_aliases_list_form_refusals)
 {
@@ -833,10 +823,7 @@ END_TEST
 
 /* A key error and a meaning error in one file: both are reported, so one
  * --check-config run lists everything to fix ("one line per problem").
- * KNOWN BUG (arguable): config.c load() runs check_meaning() only when the
- * key walk found nothing, so here only the unknown key is reported and
- * the missing workspace_id shows up on the next run. */
-#ifdef M2S_KNOWN_BUGS
+ */
 START_TEST(test_problems_of_both_passes)
 {
     const char *text = "bird = { channel_id = \"ch\"; access_key = \"k\"; };\n"
@@ -850,7 +837,6 @@ START_TEST(test_problems_of_both_passes)
     m2s_strv_free(&p);
 }
 END_TEST
-#endif
 
 /* ------------------------------------------------------------ key table */
 
@@ -992,18 +978,14 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_enum_values);
     tcase_add_test(tc, test_missing_ids);
     tcase_add_test(tc, test_api_url);
-#ifdef M2S_KNOWN_BUGS
     tcase_add_test(tc, test_api_url_lookalike_hosts);
     tcase_add_test(tc, test_problems_of_both_passes);
-#endif
     tcase_add_test(tc, test_key_file_modes);
     tcase_add_test(tc, test_inline_key_file_mode);
     tcase_add_test(tc, test_key_not_in_problems);
     tcase_add_test(tc, test_summary_keeps_secrets);
     tcase_add_test(tc, test_aliases_group_form);
-#ifdef M2S_KNOWN_BUGS
     tcase_add_test(tc, test_aliases_list_form);
-#endif
     tcase_add_test(tc, test_aliases_list_form_refusals);
     tcase_add_test(tc, test_alias_lookup_case);
     tcase_add_test(tc, test_alias_bad_numbers);
