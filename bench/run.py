@@ -353,6 +353,7 @@ def sec_fanout(a, meter, fake, work):
     runs.append(("concurrency 32, max_rate 500, no added latency", 0.0,
                  {"concurrency": 32, "max_rate": 500}))
     rows = []
+    checks = []
     mf = MailFile(work, "fanout", small_alert())
     for label, lat, bird in runs:
         fake.reset()
@@ -375,12 +376,16 @@ def sec_fanout(a, meter, fake, work):
         results.setdefault("fanout", []).append(
             {"label": label, "rc": r["rc"], "requests": got, "wall": r["wall"],
              "cpu_ms": r["cpu"], "rss_kb": r["rss"], "shortest_span": span})
-        if r["rc"] != 0 or got != 1000:
-            misses.append("fan-out " + label)
-            say("  MISS fan-out %s: exit %d, %d requests" % (label, r["rc"], got))
+        checks.append((label, r, got, span, k))
     fake.latency(0)
     table(["run", "exit", "requests", "seconds", "req/s", "CPU ms", "CPU ms/request",
            "peak RSS MB", "shortest span of max_rate+1 requests (s)"], rows)
+    for label, r, got, span, k in checks:
+        target("fan-out, %s: every number once, exit 0" % label,
+               r["rc"] == 0 and got == 1000, "exit %d, %d requests" % (r["rc"], got))
+        target("fan-out, %s: never above max_rate in any second" % label,
+               span is not None and span >= 0.98,
+               "%d consecutive requests arrived within %.3f s" % (k + 1, span or 0))
 
 
 def proc_cpu(pid):
