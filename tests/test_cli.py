@@ -200,7 +200,9 @@ def _():
         got.append(b["receiver"]["contacts"][0]["identifierValue"])
         eq(b["body"]["type"], "text", "body.type")
         eq(b["body"]["text"]["text"], "Disk full: /var at 95%", "text")
-        check(b.get("reference") in (mid, mid.strip("<>")), "reference %r is not the Message-ID %s" % (b.get("reference"), mid))
+        # the Message-ID, with or without its angle brackets
+        check(b.get("reference") in (mid, mid.strip("<>")),
+              "reference %r is not the Message-ID %s" % (b.get("reference"), mid))
     eq(sorted(got), sorted(ONCALL), "numbers")
     eq(FAKE.requests(), [], "the fake was contacted in a dry run")
     after = sorted(os.listdir(state)) if os.path.isdir(state) else None
