@@ -16,6 +16,7 @@
 #include "payload.h"
 
 #define SCHEDULE_MAX_DAYS 35
+#define BODY_WORK_BYTES (32 * 1024)
 
 /* ------------------------------------------------------------ body */
 
@@ -319,6 +320,21 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     while (sl > 0 && strchr(":;,|- ", msg->subject[sl - 1]))
         msg->subject[--sl] = '\0';
     char *body = choose_body(cfg, mail);
+    /* Only the start of a long body can reach a phone; tidying needs some
+     * room (quoted history and signatures are cut after it), not all of a
+     * 200 KB newsletter. Cut at a line end. */
+    size_t blen = strlen(body);
+    if (blen > BODY_WORK_BYTES) {
+        size_t cut = BODY_WORK_BYTES;
+        while (cut > 0 && body[cut] != '\n')
+            cut--;
+        body[cut ? cut : BODY_WORK_BYTES] = '\0';
+        size_t b = strlen(body);
+        while (b > 0 && ((unsigned char)body[b - 1] & 0xC0) == 0x80)
+            b--;    /* never leave half a character */
+        if (b > 0 && ((unsigned char)body[b - 1] & 0xC0) == 0xC0)
+            body[b - 1] = '\0';
+    }
     m2s_tidy_opts opts = {
         .strip_signature = cfg->strip_signature,
         .strip_quotes = cfg->strip_quotes,
@@ -450,6 +466,18 @@ static char *join3(const char *a, const char *sep1, const char *b, const char *s
     return m2s_buf_steal(&buf);
 }
 
+/* The byte offset of the n-th character of UTF-8 s (or its end). */
+static size_t utf8_offset(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && n > 0; n--) {
+        i++;
+        while (((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
 /* s with GSM-7 stand-ins for curly quotes, dashes and the like, when
  * message.transliterate is on and that makes it GSM-7; a text that stays
  * UCS-2 anyway (emoji, Cyrillic, CJK) keeps its own characters. */
@@ -491,6 +519,12 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
 {
     m2s_class cls = M2S_OK;
     char *expanded = m2s_compose_expand(fmt ? fmt : cfg->format, msg);
+    /* No SMS part holds more than 160 characters, so a text of more than
+     * twice max_parts * 160 characters is cut whatever happens: cut it
+     * now, before the work that is linear in its length. */
+    size_t limit = utf8_offset(expanded, (size_t)cfg->max_parts * 320);
+    bool precut = expanded[limit] != '\0';
+    expanded[limit] = '\0';
     char *tidy = tidy_formatted(expanded);
     char *core = transliterated(cfg, tidy);
     char *pre = prefix ? transliterated(cfg, prefix) : NULL;
@@ -507,15 +541,15 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     }
     full = join3(pre, " ", core, "\n", suf);
     m2s_sms_count_text(full, count);
-    if (count->parts <= cfg->max_parts) {
+    if (count->parts <= cfg->max_parts && !precut) {
         *text = full;
         full = NULL;
         goto out;
     }
     if (cfg->on_too_long == M2S_TOO_LONG_REJECT) {
         cls = M2S_E_CONTENT;
-        *why = xasprintf("message too long: %d SMS parts, message.max_parts is %ld",
-                         count->parts, cfg->max_parts);
+        *why = xasprintf("message too long: %s%d SMS parts, message.max_parts is %ld",
+                         precut ? "more than " : "", count->parts, cfg->max_parts);
         goto out;
     }
     /* Truncate the core; prefix and suffix stay whole. A first cut fits

@@ -47,6 +47,7 @@ struct m2s_http {
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
     m2s_http_stats stats;
+    bool warm;                  /* a connection has answered: no more cold starts */
 };
 
 static char user_agent[96];
@@ -210,7 +211,11 @@ static bool slot_start(m2s_http *h, slot *s, double now)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Wait for a connection that may multiplex only where HTTP/2 can be
+     * negotiated (TLS): over plain HTTP/1.1 the wait would hold requests
+     * back and release them in a bunch, past the rate the limiter saw. */
+    if (strncmp(r->url, "https://", 8) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
     s->headers = curl_slist_append(s->headers, "Expect:");
     s->headers = curl_slist_append(s->headers, "Accept: application/json");
@@ -393,8 +398,12 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
     while (done < n) {
         double now = m2s_now();
         double next_wake = now + 1.0;
+        /* Until a first answer has come, one request at a time: requests
+         * started before the connection exists would wait for it and then
+         * arrive together, bunched past what the rate limiter counted. */
+        size_t limit = h->warm ? (size_t)h->cfg->concurrency : 1;
         /* Start what may start. */
-        for (size_t i = 0; i < n && running < (size_t)h->cfg->concurrency; i++) {
+        for (size_t i = 0; i < n && running < limit; i++) {
             slot *s = &slots[i];
             if (s->state != ST_PENDING)
                 continue;
@@ -445,6 +454,8 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             CURLcode rc = m->data.result;
             running--;
+            if (rc == CURLE_OK)
+                h->warm = true;
             on_complete(h, s, rc, m2s_now());
             if (s->state == ST_DONE)
                 done++;
