@@ -76,10 +76,12 @@ static void build_request(const m2s_config *cfg, const m2s_deliver_opts *opts,
     m2s_strv values = { 0 };
     m2s_media_ref *refs = NULL;
 
+    bool links_used = false;
     if (media) {
         char *note = m2s_media_note(cfg, media, mms);
         char *links = has_media && !mms && cfg->non_mms == M2S_NON_MMS_LINKS
                           ? media_links(media) : NULL;
+        links_used = links && *links;
         if (links && *links && note)
             suffix = xasprintf("%s\n%s", links, note);
         else if (links && *links)
@@ -106,6 +108,17 @@ static void build_request(const m2s_config *cfg, const m2s_deliver_opts *opts,
     } else {
         m2s_class c = m2s_compose_text(cfg, msg, fmt, prefix, suffix, &text, &j->count,
                                        &j->truncated, &why);
+        if (c == M2S_E_CONTENT && links_used && cfg->on_too_long == M2S_TOO_LONG_TRUNCATE) {
+            /* The links alone do not fit in message.max_parts (long file
+             * names): say so instead of losing the alert. */
+            free(why);
+            why = NULL;
+            free(suffix);
+            suffix = xasprintf("[%zu attachment%s: links too long for SMS]", media->n,
+                               media->n == 1 ? "" : "s");
+            c = m2s_compose_text(cfg, msg, fmt, prefix, suffix, &text, &j->count,
+                                 &j->truncated, &why);
+        }
         if (c != M2S_OK) {
             set_fail(j, c, NULL, why);
             why = NULL;
