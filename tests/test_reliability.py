@@ -737,6 +737,23 @@ def _():
     eq(FAKE.requests(), [], "sent")
 
 
+@case("input: 1 MB HTML of short lines -> done inside the deadline")
+def _():
+    # the contract: "the whole run ends within deadline"; CPU spent on the
+    # text counts as much as time spent waiting for the API
+    FAKE.reset()
+    deadline = 5
+    html = "<html><body>%s</body></html>" % "".join(
+        "<p>Server %d is fine</p>\n" % i for i in range(40000))
+    data = ("From: nagios@monitoring.example.com\nTo: oncall@sms.example.com\n"
+            "Subject: big html\nMIME-Version: 1.0\n"
+            "Content-Type: text/html; charset=utf-8\n\n" + html).encode()
+    r = send(setup(deadline=deadline), data=data, timeout=deadline + 3)
+    check(not r.timed_out, "still running after %ds (deadline %ds)" % (deadline + 3, deadline))
+    eq(r.rc, 0, "exit code (%r)" % r)
+    check(r.elapsed <= deadline, "took %.1fs, deadline %ds" % (r.elapsed, deadline))
+
+
 @case("input: limits just inside (depth 15, 400 parts) -> sent")
 def _():
     FAKE.reset()
