@@ -63,6 +63,11 @@ def text_of(req):
     return req["json"]["body"]["text"]["text"]
 
 
+# mail2sms stops its own clock 1 s before the deadline; process start and
+# exit (slower under sanitizers and on a busy machine) come on top
+SLACK = 0.5
+
+
 def one_line(r, rc, dsn):
     eq(r.rc, rc, "exit code (%r)" % r)
     eq(len(r.lines), 1, "one line on stdout (%r)" % r.out)
@@ -118,18 +123,19 @@ def _():
     r = send(setup(deadline=deadline))
     FAKE.faults([])
     one_line(r, 75, "4.4.")
-    check(r.elapsed <= deadline, "run took %.2fs, deadline %ds" % (r.elapsed, deadline))
+    check(r.elapsed <= deadline + SLACK, "run took %.2fs, deadline %ds" % (r.elapsed, deadline))
     gaps = {}
     for n in ONCALL:
         ts = [a["t"] for a in attempts_for(n)]
         check(len(ts) >= 4, "only %d attempts for %s within %ds" % (len(ts), n, deadline))
         g = [b - a for a, b in zip(ts, ts[1:])]
-        for a, b in zip(g, g[1:]):
-            # equal jitter: attempt k waits in [B/2, B] with B doubling, so
-            # a wait never falls below the one before
-            check(b >= a - 0.05, "backoff shrank for %s: %r" % (n, g))
+        # equal jitter: the k-th wait is in [B/2, B] with B = 0.5 s * 2^k,
+        # so its floor doubles each time; a loaded machine can only add
+        for k, gap in enumerate(g):
+            floor = 0.25 * 2 ** k
+            check(gap >= floor - 0.02, "wait %d for %s is %.3fs, below the %.2fs floor: %r"
+                  % (k + 1, n, gap, floor, g))
         check(g[-1] >= 2.5 * g[0], "backoff did not grow for %s: %r" % (n, g))
-        check(g[0] >= 0.2, "first retry too soon for %s: %r" % (n, g))
         gaps[n] = g
     k = min(len(gaps[N1]), len(gaps[N2]))
     check(any(abs(a - b) > 0.005 for a, b in zip(gaps[N1][:k], gaps[N2][:k])),
@@ -179,7 +185,7 @@ def _():
     FAKE.faults([])
     one_line(r, 75, "4.4.2")
     check("may have arrived" in r.out, "line hides that the request went out: %r" % r.out)
-    check(r.elapsed <= deadline, "run took %.2fs, deadline %ds" % (r.elapsed, deadline))
+    check(r.elapsed <= deadline + SLACK, "run took %.2fs, deadline %ds" % (r.elapsed, deadline))
     check(len(attempts_for(N1)) >= 2, "a timed-out request was not retried")
 
 
@@ -191,7 +197,7 @@ def _():
                         bird={"timeout": 2, "connect_timeout": 2})
     r = send(conf)
     one_line(r, 75, "4.4.3")
-    check(r.elapsed <= deadline, "run took %.2fs, deadline %ds" % (r.elapsed, deadline))
+    check(r.elapsed <= deadline + SLACK, "run took %.2fs, deadline %ds" % (r.elapsed, deadline))
     m = re.search(r"\((\d+) attempts?\)", r.out)
     check(m and int(m.group(1)) >= 2, "DNS failure not retried: %r" % r.out)
 
@@ -751,7 +757,7 @@ def _():
     r = send(setup(deadline=deadline), data=data, timeout=deadline + 3)
     check(not r.timed_out, "still running after %ds (deadline %ds)" % (deadline + 3, deadline))
     eq(r.rc, 0, "exit code (%r)" % r)
-    check(r.elapsed <= deadline, "took %.1fs, deadline %ds" % (r.elapsed, deadline))
+    check(r.elapsed <= deadline + SLACK, "took %.1fs, deadline %ds" % (r.elapsed, deadline))
 
 
 @case("input: limits just inside (depth 15, 400 parts) -> sent")
