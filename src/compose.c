@@ -17,6 +17,7 @@
 
 #define SCHEDULE_MAX_DAYS 35
 #define BODY_WORK_BYTES (32 * 1024)
+#define BOILERPLATE_LINES 8     /* opening lines checked for "view in browser" */
 
 /* ------------------------------------------------------------ body */
 
@@ -29,11 +30,16 @@ static char *html_text(const char *html)
     m2s_buf b;
     m2s_buf_init(&b);
     m2s_buf_adds(&b, "");
+    int looked = 0;
     for (const char *p = text; *p;) {
         size_t n = strcspn(p, "\n");
         char *line = xstrndup(p, n);
         bool blank = line[strspn(line, " \t")] == '\0';
-        if (blank || !m2s_text_is_boilerplate(line)) {
+        /* Such lines come first; the rest of a long mail is left alone. */
+        bool drop = !blank && looked < BOILERPLATE_LINES && m2s_text_is_boilerplate(line);
+        if (!blank)
+            looked++;
+        if (!drop) {
             m2s_buf_adds(&b, line);
             m2s_buf_addc(&b, '\n');
         }

@@ -29,6 +29,7 @@ typedef struct job {
     bool claimed;
     bool send;                  /* has a request in the batch */
     bool sent_before;           /* the journal says this mail reached it already */
+    bool rate_taken;            /* holds one per-number storm-limit event */
     long suppressed;            /* taken from the state, re-added on failure */
     m2s_http_req req;
 } job;
@@ -252,6 +253,7 @@ static void take_limits(const m2s_config *cfg, m2s_state *st, const m2s_message 
         }
         return;
     }
+    j->rate_taken = cfg->per_number_per_hour > 0;
     if (m2s_state_suppressed_take(st, j->t->number, &j->suppressed) != 0)
         j->suppressed = 0;
 }
@@ -340,6 +342,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         j->cls = M2S_OK;
         if (sc != M2S_OK) {
             set_fail(j, sc, NULL, xstrdup(sender_why));
+            if (sc == M2S_DROPPED)
+                m2s_state_suppressed_add(ctx.state, j->t->number);
             continue;
         }
         if (ctx.state) {
@@ -394,7 +398,12 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         if (j->cls == M2S_OK || j->cls == M2S_DROPPED)
             n_sent++;
         if (ctx.state && j->claimed && j->cls != M2S_OK) {
+            /* Not sent: the claim, the storm-limit event and the count of
+             * suppressed messages go back, so the retry finds them as
+             * they were. Only what reached a phone counts. */
             m2s_state_release(ctx.state, msg->key, j->t->number);
+            if (j->rate_taken)
+                m2s_state_rate_give_back(ctx.state, "number", j->t->number);
             for (long k = 0; k < j->suppressed; k++)
                 m2s_state_suppressed_add(ctx.state, j->t->number);
         }
@@ -434,6 +443,10 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         res->line = summary_line(worst, worst_dsn, &whys, n_sent, n + routes->n_fail);
     }
     res->cls = worst;
+    /* A mail that will be retried has not used up its sender's budget. */
+    if (ctx.state && sc == M2S_OK && cfg->per_sender_per_hour > 0 &&
+        m2s_outcome_is_temporary(worst))
+        m2s_state_rate_give_back(ctx.state, "sender", who);
 
     for (size_t i = 0; i < n; i++) {
         free(jobs[i].why);

@@ -584,6 +584,17 @@ static const char *const filler_words[] = {
     "via", "go", "to:", "if", "is", "not", "displaying", "properly", "correctly", NULL,
 };
 
+/* The phrases compiled once per process (they are asked about line by
+ * line); NULL for one that does not compile. Kept until exit. */
+static const regex_t *boiler_regex(size_t i)
+{
+    static regex_t compiled[sizeof boiler_phrases / sizeof boiler_phrases[0]];
+    static signed char state[sizeof boiler_phrases / sizeof boiler_phrases[0]];
+    if (!state[i])
+        state[i] = regcomp(&compiled[i], boiler_phrases[i], REG_EXTENDED | REG_ICASE) == 0 ? 1 : -1;
+    return state[i] > 0 ? &compiled[i] : NULL;
+}
+
 static void blank_span(char *s, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
@@ -628,12 +639,12 @@ int m2s_text_is_boilerplate(const char *text)
 
     bool matched = false;
     for (size_t p = 0; boiler_phrases[p]; p++) {
-        regex_t re;
-        if (regcomp(&re, boiler_phrases[p], REG_EXTENDED | REG_ICASE) != 0)
+        const regex_t *re = boiler_regex(p);
+        if (!re)
             continue;
         regmatch_t m;
         size_t off = 0;
-        while (off < len && regexec(&re, s + off, 1, &m, 0) == 0) {
+        while (off < len && regexec(re, s + off, 1, &m, 0) == 0) {
             if (m.rm_eo == m.rm_so) {
                 off += (size_t)m.rm_so + 1;
                 continue;
@@ -642,7 +653,6 @@ int m2s_text_is_boilerplate(const char *text)
             off += (size_t)m.rm_eo;
             matched = true;
         }
-        regfree(&re);
     }
 
     /* What is left: words that are not filler */

@@ -47,7 +47,6 @@ struct m2s_http {
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
     m2s_http_stats stats;
-    bool warm;                  /* a connection has answered: no more cold starts */
 };
 
 static char user_agent[96];
@@ -210,12 +209,11 @@ static bool slot_start(m2s_http *h, slot *s, double now)
         curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* HTTP/2 where the server offers it; later requests multiplex on the
+     * connection once it is up. No CURLOPT_PIPEWAIT: a request held back
+     * waiting for a connection would leave later, in a bunch, past what
+     * the rate limiter counted, with its timeout already running. */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Wait for a connection that may multiplex only where HTTP/2 can be
-     * negotiated (TLS): over plain HTTP/1.1 the wait would hold requests
-     * back and release them in a bunch, past the rate the limiter saw. */
-    if (strncmp(r->url, "https://", 8) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
     s->headers = curl_slist_append(s->headers, "Expect:");
     s->headers = curl_slist_append(s->headers, "Accept: application/json");
@@ -398,12 +396,8 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
     while (done < n) {
         double now = m2s_now();
         double next_wake = now + 1.0;
-        /* Until a first answer has come, one request at a time: requests
-         * started before the connection exists would wait for it and then
-         * arrive together, bunched past what the rate limiter counted. */
-        size_t limit = h->warm ? (size_t)h->cfg->concurrency : 1;
         /* Start what may start. */
-        for (size_t i = 0; i < n && running < limit; i++) {
+        for (size_t i = 0; i < n; i++) {
             slot *s = &slots[i];
             if (s->state != ST_PENDING)
                 continue;
@@ -423,6 +417,8 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
                     next_wake = s->next_at;
                 continue;
             }
+            if (running >= (size_t)h->cfg->concurrency)
+                continue;
             double wait = 0;
             if (!rate_allows(h, now, &wait)) {
                 if (now + wait < next_wake)
@@ -444,6 +440,7 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
             break;
 
         int still = 0;
+        bool progressed = false;
         curl_multi_perform(h->multi, &still);
         CURLMsg *m;
         int left;
@@ -454,14 +451,15 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             CURLcode rc = m->data.result;
             running--;
-            if (rc == CURLE_OK)
-                h->warm = true;
+            progressed = true;
             on_complete(h, s, rc, m2s_now());
             if (s->state == ST_DONE)
                 done++;
         }
         if (done >= n)
             break;
+        if (progressed)
+            continue;       /* a slot may be free, or due again: look first */
         now = m2s_now();
         int timeout_ms = (int)((next_wake - now) * 1000);
         if (timeout_ms < 0)
@@ -469,7 +467,7 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
         if (timeout_ms > 1000)
             timeout_ms = 1000;
         if (running > 0 || timeout_ms > 0)
-            curl_multi_poll(h->multi, NULL, 0, running > 0 ? (timeout_ms ? timeout_ms : 1) : timeout_ms, NULL);
+            curl_multi_poll(h->multi, NULL, 0, timeout_ms > 0 ? timeout_ms : 1, NULL);
     }
     for (size_t i = 0; i < n; i++)
         slot_reset(&slots[i]);

@@ -546,6 +546,16 @@ out:
     return ret;
 }
 
+int m2s_state_rate_give_back(m2s_state *st, const char *kind, const char *who)
+{
+    if (!st || !kind || !who)
+        return -1;
+    return run(st, prepare(st, "DELETE FROM events WHERE rowid = (SELECT rowid FROM events "
+                               "WHERE kind = ?1 AND who = ?2 ORDER BY t DESC LIMIT 1)",
+                           "ss", kind, who),
+               "cannot give back an event") < 0 ? -1 : 0;
+}
+
 int m2s_state_suppressed_add(m2s_state *st, const char *number)
 {
     int ret = -1;

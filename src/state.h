@@ -43,6 +43,10 @@ int m2s_state_release(m2s_state *st, const char *key, const char *number);
 int m2s_state_rate_take(m2s_state *st, const char *kind, const char *who,
                         long limit, bool *allowed);
 
+/* Give back the latest event of "who" taken with m2s_state_rate_take, for
+ * a send that failed: only what reached a phone counts. 0 or -1. */
+int m2s_state_rate_give_back(m2s_state *st, const char *kind, const char *who);
+
 /* Count one suppressed (dropped) message for number. 0 or -1. */
 int m2s_state_suppressed_add(m2s_state *st, const char *number);
 

@@ -506,6 +506,35 @@ START_TEST(test_rate_take)
 }
 END_TEST
 
+/* A send that failed gives its event back: the budget counts SMS that
+ * reached a phone, and only the giver's own kind and number. */
+START_TEST(test_rate_give_back)
+{
+    char *dir = state_dir();
+    m2s_state *st = open_ok(dir);
+    bool allowed = false;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(m2s_state_rate_take(st, "number", "+31611111111", 2, &allowed), 0);
+        ck_assert(allowed);
+    }
+    ck_assert_int_eq(m2s_state_rate_take(st, "sender", "a@example.com", 1, &allowed), 0);
+    ck_assert(allowed);
+    ck_assert_int_eq(m2s_state_rate_take(st, "number", "+31611111111", 2, &allowed), 0);
+    ck_assert(!allowed);
+    ck_assert_int_eq(m2s_state_rate_give_back(st, "number", "+31611111111"), 0);
+    ck_assert_int_eq(m2s_state_rate_take(st, "number", "+31611111111", 2, &allowed), 0);
+    ck_assert_msg(allowed, "the given-back event still counted");
+    ck_assert_int_eq(m2s_state_rate_take(st, "number", "+31611111111", 2, &allowed), 0);
+    ck_assert(!allowed);
+    /* giving back where nothing was taken changes nothing elsewhere */
+    ck_assert_int_eq(m2s_state_rate_give_back(st, "number", "+31699999999"), 0);
+    ck_assert_int_eq(m2s_state_rate_take(st, "sender", "a@example.com", 1, &allowed), 0);
+    ck_assert(!allowed);
+    m2s_state_close(st);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_rate_unlimited)
 {
     char *dir = state_dir();
@@ -666,6 +695,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_dead_process_claim);
     tcase_add_test(tc, test_parallel_processes);
     tcase_add_test(tc, test_rate_take);
+    tcase_add_test(tc, test_rate_give_back);
     tcase_add_test(tc, test_rate_unlimited);
     tcase_add_test(tc, test_rate_window);
     tcase_add_test(tc, test_suppressed);
