@@ -83,6 +83,30 @@ def _():
     check(re.search(r"\d+\.\d+", r.out), "no version number: %r" % r.out)
 
 
+@case("input that never ends: 75 4.4.7 at the deadline, never Postfix's time limit")
+def _():
+    FAKE.reset()
+    import time
+    c = conf(deadline=5, bird={"timeout": 2, "connect_timeout": 2})
+    p = spawn(["-c", c, "-f", SENDER, "-q", "STALL1", "--", "oncall@sms.example.com"])
+    p.stdin.write(b"From: a@example.com\nSubject: stalled\n\npart of a body")
+    p.stdin.flush()             # and then nothing, without closing the pipe
+    t0 = time.time()
+    try:
+        p.wait(timeout=15)      # stdin stays open: communicate() would close it
+    except Exception:
+        p.kill()
+        p.wait()
+        raise AssertionError("still running 15 s after a 5 s deadline")
+    out = p.stdout.read()
+    p.stdin.close()
+    elapsed = time.time() - t0
+    eq(p.returncode, 75, "exit code")
+    check(out.decode().startswith("4.4.7 "), "line %r" % out)
+    check(elapsed < 7, "took %.1fs, deadline 5s" % elapsed)
+    eq(FAKE.messages(), [], "messages sent")
+
+
 @case("unknown option -> 75 4.3.5")
 def _():
     FAKE.reset()
