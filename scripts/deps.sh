@@ -15,7 +15,7 @@ if [ "$what" = test ]; then
     # clang for memory checks and fuzzing, Debian tools for the package.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     pkgs="$pkgs time valgrind postfix groff-base clang libclang-rt-14-dev
-          dpkg-dev debhelper fakeroot"
+          dpkg-dev debhelper fakeroot openssl"
 fi
 apt-get update -qq
 # shellcheck disable=SC2086
