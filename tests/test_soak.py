@@ -491,6 +491,11 @@ def soak():
     FACTS["runs"] = runs
     print_figures()
 
+    # What mail2sms told Postfix when it deferred (a few examples).
+    for line in [l for l in log.splitlines()
+                 if "to=<%s>" % RCPT in l and "status=deferred" in l][:5]:
+        print("# deferred: " + line.split(": ", 1)[-1])
+
     # ---- the verdict
     for n, num, rs in dups[:5]:
         qid = submitted[n][0]
