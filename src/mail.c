@@ -22,6 +22,16 @@
 
 #include "mail.h"
 
+/* What a parsed mail keeps to load its attachments later: the message
+ * (whose parts read the caller's bytes through stream) and, per
+ * attachment, the part it comes from. */
+struct m2s_mail_tree {
+    GByteArray *arr;            /* wraps the caller's bytes; not ours to free */
+    GMimeStream *stream;
+    GMimeMessage *msg;
+    GPtrArray *parts;           /* GMimeObject *, one per mail->att, referenced */
+};
+
 typedef struct walk_ctx {
     m2s_mail *mail;
     const m2s_mail_limits *limits;
@@ -386,6 +396,62 @@ static GByteArray *part_bytes(GMimePart *part)
     return arr;
 }
 
+/* The decoded size of a leaf part without decoding it: base64 counted
+ * from its alphabet, other encodings by their encoded length, which is
+ * never smaller than the decoded one. */
+static size_t part_size(GMimePart *part)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(part);
+    GMimeStream *src = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
+    if (src == NULL)
+        return 0;
+    gint64 raw = g_mime_stream_length(src);
+    if (raw < 0)
+        raw = 0;
+    if (g_mime_data_wrapper_get_encoding(dw) != GMIME_CONTENT_ENCODING_BASE64)
+        return (size_t)raw;
+    size_t chars = 0;
+    char buf[8192];
+    g_mime_stream_reset(src);
+    for (;;) {
+        ssize_t n = g_mime_stream_read(src, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (g_ascii_isalnum(buf[i]) || buf[i] == '+' || buf[i] == '/')
+                chars++;
+    }
+    g_mime_stream_reset(src);
+    return chars / 4 * 3 + (chars % 4 >= 2 ? chars % 4 - 1 : 0);
+}
+
+/* An attached message written out whole. */
+static GByteArray *message_bytes(GMimeObject *obj)
+{
+    GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    GByteArray *arr = g_byte_array_new();
+    if (inner != NULL) {
+        GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(arr);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+        g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+        g_object_unref(mem);
+    }
+    return arr;
+}
+
+/* The size of an attached message, written to nowhere. */
+static size_t message_size(GMimeObject *obj)
+{
+    GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    if (inner == NULL)
+        return 0;
+    GMimeStream *null = g_mime_stream_null_new();
+    g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, null);
+    size_t n = (size_t)GMIME_STREAM_NULL(null)->written;
+    g_object_unref(null);
+    return n;
+}
+
 /* Lower case "type/subtype" of obj (new string). */
 static char *mime_type_of(GMimeObject *obj)
 {
@@ -462,11 +528,13 @@ static const char *ext_for(const char *mime)
     return ".bin";
 }
 
-/* Add an attachment; takes filename (may be NULL), mime, cid and data. */
-static void add_attachment(m2s_mail *mail, char *filename, char *mime, char *cid,
-                           bool is_inline, unsigned char *data, size_t len)
+/* Add an attachment to be loaded from obj later; takes filename (may be
+ * NULL), mime and cid. */
+static void add_attachment(m2s_mail *mail, GMimeObject *obj, char *filename, char *mime,
+                           char *cid, bool is_inline, size_t len)
 {
     mail->att = xrealloc(mail->att, (mail->n_att + 1) * sizeof *mail->att);
+    g_ptr_array_add(mail->tree->parts, g_object_ref(obj));
     m2s_attachment *a = &mail->att[mail->n_att++];
     if (filename == NULL)
         filename = xasprintf("attachment-%zu%s", mail->n_att, ext_for(mime));
@@ -474,7 +542,7 @@ static void add_attachment(m2s_mail *mail, char *filename, char *mime, char *cid
     a->content_type = mime;
     a->content_id = cid;
     a->is_inline = is_inline;
-    a->data = data;
+    a->data = NULL;
     a->len = len;
 }
 
@@ -528,27 +596,13 @@ static void count_tree(walk_ctx *ctx, GMimeObject *obj, long depth)
 static void do_message_part(walk_ctx *ctx, GMimeObject *obj, long depth)
 {
     GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-    GByteArray *arr = NULL;
-    GMimeStream *mem = NULL;
     char *name = NULL;
-    size_t len = 0;
-    unsigned char *data;
 
     if (inner != NULL) {
         count_tree(ctx, g_mime_message_get_mime_part(inner), depth + 1);
         if (ctx->too_complex)
             return;
     }
-    arr = g_byte_array_new();
-    if (inner != NULL) {
-        mem = g_mime_stream_mem_new_with_byte_array(arr);
-        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-        g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
-        g_object_unref(mem);
-    }
-    data = copy_bytes(arr, &len);
-    g_byte_array_unref(arr);
-
     const char *disp_name = g_mime_object_get_content_disposition_parameter(obj, "filename");
     if (disp_name == NULL)
         disp_name = g_mime_object_get_content_type_parameter(obj, "name");
@@ -566,8 +620,9 @@ static void do_message_part(walk_ctx *ctx, GMimeObject *obj, long depth)
         name = xstrdup("message.eml");
     const char *disp = g_mime_object_get_disposition(obj);
     bool is_inline = disp != NULL && g_ascii_strcasecmp(disp, "inline") == 0;
-    add_attachment(ctx->mail, name, xstrdup("message/rfc822"),
-                   strip_angles(g_mime_object_get_content_id(obj)), is_inline, data, len);
+    add_attachment(ctx->mail, obj, name, xstrdup("message/rfc822"),
+                   strip_angles(g_mime_object_get_content_id(obj)), is_inline,
+                   message_size(obj));
 }
 
 static void append_text(char **dst, char *add)
@@ -609,14 +664,9 @@ static void do_leaf(walk_ctx *ctx, GMimeObject *obj, unsigned flags)
             goto out;           /* a losing alternative of the body */
     }
 
-    size_t len = 0;
-    arr = part_bytes(part);
-    unsigned char *data = copy_bytes(arr, &len);
-    g_byte_array_unref(arr);
-    arr = NULL;
-    add_attachment(mail, clean_filename(fname), mime,
+    add_attachment(mail, obj, clean_filename(fname), mime,
                    strip_angles(g_mime_part_get_content_id(part)),
-                   disp_inline || (flags & IN_RELATED), data, len);
+                   disp_inline || (flags & IN_RELATED), part_size(part));
     mime = NULL;
 out:
     if (arr != NULL)
@@ -881,6 +931,8 @@ m2s_mail_status m2s_mail_parse(const char *data, size_t len,
     }
 
     mail = xcalloc(1, sizeof *mail);
+    mail->tree = xcalloc(1, sizeof *mail->tree);
+    mail->tree->parts = g_ptr_array_new_with_free_func(g_object_unref);
     ctx.mail = mail;
     ctx.limits = limits;
     walk(&ctx, body, 1, 0);
@@ -900,6 +952,13 @@ m2s_mail_status m2s_mail_parse(const char *data, size_t len,
     mail->message_id = strip_angles(g_mime_message_get_message_id(msg));
     take_sms_headers(mail, msg, opts);
 
+    /* The attachments are loaded from the tree later. */
+    mail->tree->msg = msg;
+    mail->tree->stream = stream;
+    mail->tree->arr = arr;
+    msg = NULL;
+    stream = NULL;
+    arr = NULL;
     *out = mail;
     mail = NULL;
     st = M2S_MAIL_OK;
@@ -921,6 +980,21 @@ out:
     else
         free(reason);
     return st;
+}
+
+int m2s_mail_load_attachment(m2s_mail *mail, m2s_attachment *att)
+{
+    if (mail == NULL || att == NULL || att < mail->att || att >= mail->att + mail->n_att ||
+        mail->tree == NULL)
+        return -1;
+    if (att->data != NULL)
+        return 0;
+    GMimeObject *obj = g_ptr_array_index(mail->tree->parts, (guint)(att - mail->att));
+    GByteArray *arr = GMIME_IS_MESSAGE_PART(obj) ? message_bytes(obj)
+                                                 : part_bytes(GMIME_PART(obj));
+    att->data = copy_bytes(arr, &att->len);
+    g_byte_array_unref(arr);
+    return 0;
 }
 
 const char *m2s_mail_header(const m2s_mail *mail, const char *name)
@@ -952,5 +1026,16 @@ void m2s_mail_free(m2s_mail *mail)
     free(mail->att);
     m2s_strv_free(&mail->header_names);
     m2s_strv_free(&mail->header_values);
+    if (mail->tree != NULL) {
+        if (mail->tree->parts != NULL)
+            g_ptr_array_unref(mail->tree->parts);
+        if (mail->tree->msg != NULL)
+            g_object_unref(mail->tree->msg);
+        if (mail->tree->stream != NULL)
+            g_object_unref(mail->tree->stream);
+        if (mail->tree->arr != NULL)
+            g_byte_array_free(mail->tree->arr, FALSE);  /* the bytes are the caller's */
+        free(mail->tree);
+    }
     free(mail);
 }

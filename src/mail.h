@@ -17,8 +17,10 @@ typedef struct m2s_attachment {
     char *content_type;     /* lower case "type/subtype" */
     char *content_id;       /* without <>, NULL if none */
     bool is_inline;         /* Content-Disposition inline, or part of multipart/related */
-    unsigned char *data;    /* decoded bytes */
-    size_t len;
+    unsigned char *data;    /* decoded bytes; NULL until m2s_mail_load_attachment */
+    size_t len;             /* decoded size: exact once loaded, before that counted
+                             * from the encoded bytes (base64 exactly, other
+                             * encodings an upper bound) */
 } m2s_attachment;
 
 typedef struct m2s_mail {
@@ -32,6 +34,7 @@ typedef struct m2s_mail {
     size_t n_att;
     m2s_strv header_names;  /* X-SMS-* headers, names as written */
     m2s_strv header_values; /* their decoded values, same order */
+    struct m2s_mail_tree *tree;     /* private: what attachments are loaded from */
 } m2s_mail;
 
 typedef struct m2s_mail_limits {
@@ -50,12 +53,18 @@ typedef enum {
 void m2s_mail_init(void);
 void m2s_mail_shutdown(void);
 
-/* Parse len bytes at data (not copied; need not outlive the call).
+/* Parse len bytes at data. They are not copied: attachments are decoded
+ * from them later, so they must stay as they are until m2s_mail_free.
  * On M2S_MAIL_OK *out is a new m2s_mail; otherwise *out is NULL and *why
  * (when why is not NULL) a new one-line reason. */
 m2s_mail_status m2s_mail_parse(const char *data, size_t len,
                                const m2s_mail_limits *limits,
                                m2s_mail **out, char **why);
+
+/* Decode att (one of mail->att) into att->data, with its exact length.
+ * Attachments are decoded only when their bytes are needed: a dry run, or
+ * an item left out, never costs the memory or the time. 0 on success. */
+int m2s_mail_load_attachment(m2s_mail *mail, m2s_attachment *att);
 
 /* The value of the first X-SMS-* header named name (case-insensitive),
  * borrowed from mail; NULL if absent. */

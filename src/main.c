@@ -182,7 +182,6 @@ int main(int argc, char **argv)
         rc = report(cls, NULL, why, cli.dry_run);
         goto out;
     }
-    m2s_buf_free(&input);       /* the parsed mail holds what is needed */
 
     if (routes.n > 0) {
         cls = m2s_media_select(cfg, mail, &media, &why);
@@ -209,6 +208,11 @@ int main(int argc, char **argv)
             numbers[i] = routes.t[i].number;
         bool media_needed = m2s_media_needed(cfg, &media, numbers, routes.n);
         free(numbers);
+        if (media_needed && !cli.dry_run) {
+            /* Only now, and only the chosen items, are decoded. */
+            for (size_t i = 0; i < media.n; i++)
+                m2s_mail_load_attachment(mail, (m2s_attachment *)media.items[i].att);
+        }
         if (media_needed) {
             cls = m2s_media_store(cfg, http, cli.dry_run, stdout, &media, &why);
             if (cls != M2S_OK) {

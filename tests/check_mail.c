@@ -41,7 +41,7 @@ static bool valid_or_null(const char *s)
 }
 
 /* Every string the mail holds is valid UTF-8 and the required ones are set. */
-static void assert_all_utf8(const m2s_mail *m)
+static void assert_all_utf8(m2s_mail *m)
 {
     ck_assert_ptr_nonnull(m->subject);
     ck_assert_ptr_nonnull(m->from_addr);
@@ -59,7 +59,15 @@ static void assert_all_utf8(const m2s_mail *m)
         ck_assert(strchr(m->att[i].filename, '/') == NULL);
         ck_assert(g_utf8_validate(m->att[i].content_type, -1, NULL));
         ck_assert(valid_or_null(m->att[i].content_id));
+        /* not decoded until asked; the size known before is exact for
+         * base64 and never below the real one */
+        if (m->att[i].data != NULL)
+            continue;       /* the test loaded it already */
+        size_t before = m->att[i].len;
+        ck_assert_int_eq(m2s_mail_load_attachment(m, &m->att[i]), 0);
         ck_assert(m->att[i].len == 0 || m->att[i].data != NULL);
+        ck_assert_msg(m->att[i].len <= before + 2, "size %zu, said %zu before loading",
+                      m->att[i].len, before);
     }
     ck_assert_uint_eq(m->header_names.n, m->header_values.n);
     for (size_t i = 0; i < m->header_names.n; i++) {
@@ -337,6 +345,8 @@ START_TEST(test_attachment_filenames)
     m2s_mail *m = parse_ok(s);
     ck_assert_str_eq(m->text_plain, "see attached");
     ck_assert_uint_eq(m->n_att, 5);
+    for (size_t i = 0; i < m->n_att; i++)
+        ck_assert_int_eq(m2s_mail_load_attachment(m, &m->att[i]), 0);
     ck_assert_str_eq(m->att[0].filename, "résumé v2.pdf");
     ck_assert_str_eq(m->att[0].content_type, "application/pdf");
     ck_assert_uint_eq(m->att[0].len, 9);
@@ -437,6 +447,9 @@ START_TEST(test_image_bytes)
     ck_assert_str_eq(m->att[0].content_type, "image/png");
     ck_assert(m->att[0].is_inline);
     ck_assert_ptr_null(m->att[0].content_id);
+    ck_assert_uint_eq(m->att[0].len, sizeof png);       /* known before decoding */
+    ck_assert_ptr_null(m->att[0].data);
+    ck_assert_int_eq(m2s_mail_load_attachment(m, &m->att[0]), 0);
     ck_assert_uint_eq(m->att[0].len, sizeof png);
     ck_assert(memcmp(m->att[0].data, png, sizeof png) == 0);
     m2s_mail_free(m);
@@ -469,6 +482,9 @@ START_TEST(test_message_rfc822)
     ck_assert_uint_eq(m->n_att, 1);
     ck_assert_str_eq(m->att[0].content_type, "message/rfc822");
     ck_assert_str_eq(m->att[0].filename, "2.eml");  /* "/" cut like a directory */
+    size_t said = m->att[0].len;
+    ck_assert_int_eq(m2s_mail_load_attachment(m, &m->att[0]), 0);
+    ck_assert_uint_eq(m->att[0].len, said);
     char *bytes = g_strndup((const char *)m->att[0].data, m->att[0].len);
     ck_assert_ptr_nonnull(strstr(bytes, "Subject: Outage in DC/2"));
     ck_assert_ptr_nonnull(strstr(bytes, "inner text only"));
