@@ -410,18 +410,29 @@ static size_t part_size(GMimePart *part)
         raw = 0;
     if (g_mime_data_wrapper_get_encoding(dw) != GMIME_CONTENT_ENCODING_BASE64)
         return (size_t)raw;
-    size_t chars = 0;
-    char buf[8192];
+    /* Base64: every byte but line ends and padding carries 6 bits. Line
+     * ends are counted with memchr; stray characters are rare enough that
+     * the result stays exact for what mail software writes. */
+    size_t chars = 0, pad = 0;
+    char buf[16384];
     g_mime_stream_reset(src);
     for (;;) {
         ssize_t n = g_mime_stream_read(src, buf, sizeof buf);
         if (n <= 0)
             break;
-        for (ssize_t i = 0; i < n; i++)
-            if (g_ascii_isalnum(buf[i]) || buf[i] == '+' || buf[i] == '/')
-                chars++;
+        chars += (size_t)n;
+        for (const char *q = buf, *end = buf + n; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+            chars--;
+        for (const char *q = buf, *end = buf + n; (q = memchr(q, '\r', (size_t)(end - q))); q++)
+            chars--;
+        /* padding and blanks at the end of what was read so far */
+        pad = 0;
+        for (ssize_t i = n - 1; i >= 0 && strchr("=\r\n \t", buf[i]); i--)
+            if (buf[i] == '=' || buf[i] == ' ' || buf[i] == '\t')
+                pad++;
     }
     g_mime_stream_reset(src);
+    chars = chars > pad ? chars - pad : 0;
     return chars / 4 * 3 + (chars % 4 >= 2 ? chars % 4 - 1 : 0);
 }
 
@@ -812,7 +823,16 @@ static bool surely_too_many_parts(const char *p, size_t n, long max_parts)
     GHashTable *bounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     long count = 0;
 
+    /* "boundary=" is found through its rarer tail with memmem, which is
+     * much faster than looking at every 'b' of a base64 attachment; the
+     * two usual spellings of the tail are looked for. */
+    for (int pass = 0; pass < 2; pass++) {
+    const char *tail = pass == 0 ? "oundary=" : "OUNDARY=";
     for (size_t i = 0; i + 9 < n; i++) {
+        const char *hit = memmem(p + i + 1, n - i - 1, tail, 8);
+        if (hit == NULL)
+            break;
+        i = (size_t)(hit - p) - 1;
         if ((p[i] | 0x20) != 'b' || g_ascii_strncasecmp(p + i, "boundary=", 9) != 0)
             continue;
         size_t j = i + 9, k;
@@ -829,6 +849,7 @@ static bool surely_too_many_parts(const char *p, size_t n, long max_parts)
         if (k > j && k - j <= 200)
             g_hash_table_add(bounds, g_strndup(p + j, k - j));
         i = k > i ? k - 1 : i;
+    }
     }
     if (g_hash_table_size(bounds) == 0)
         goto out;
