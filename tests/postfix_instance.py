@@ -18,9 +18,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import smtplib
 import subprocess
+import sys
 import time
 
 POSTFIX = "/usr/sbin/postfix"
@@ -423,3 +425,52 @@ def _alive(pid):
         return False
     except PermissionError:
         return True
+
+
+def run_module(prepare, fake_factory, setup, main, describe="", log_lines=80):
+    """Run a test module's cases against a private instance, then exit.
+
+    prepare() gives the module's paths (a dict with "base", the directory
+    removed at the end unless M2S_KEEP_TMP is set); inside fake_factory()'s
+    context, setup(P, fake) writes the configuration and returns the
+    (not yet started) PostfixInstance; main() runs the cases and exits.
+    The instance is stopped whatever happens, also on SIGTERM from make
+    check's timeout, and its log is shown when something failed."""
+    P = None
+    rc = 1
+
+    def _terminated(signum, frame):
+        raise SystemExit(1)
+
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
+    try:
+        P = prepare()
+        with fake_factory() as fake:
+            pf = setup(P, fake)
+            pf.start()
+            print("# private Postfix %s on 127.0.0.1:%d, config %s, log %s%s"
+                  % (pf.postconf("-h", "mail_version").strip(), pf.port,
+                     pf.config_dir, pf.maillog, describe))
+            sys.stdout.flush()
+            try:
+                main()
+            except SystemExit as e:
+                rc = e.code
+            finally:
+                pf.stop()
+                if rc or os.environ.get("M2S_SHOW_MAILLOG"):
+                    print("# ---- the instance's maillog (last %d lines)" % log_lines)
+                    print("\n".join("# " + l for l in pf.log().splitlines()[-log_lines:]))
+    except Exception as e:
+        import traceback
+        traceback.print_exc(file=sys.stdout)
+        print("FAIL - private Postfix instance: %s" % e)
+        print("0 passed, 1 failed")
+        rc = 1
+    finally:
+        if P and not os.environ.get("M2S_KEEP_TMP"):
+            shutil.rmtree(P["base"], ignore_errors=True)
+        elif P:
+            print("# kept %s" % P["base"])
+    sys.exit(rc)

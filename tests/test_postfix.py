@@ -24,7 +24,6 @@ the test creates it as a system account:
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -500,44 +499,14 @@ def alias_partial_retry():
 P = None
 PF = None
 FAKE = None
-rc = 1
 
 
-def _terminated(signum, frame):
-    # make check's timeout or ^C: still stop the instance (finally below)
-    raise SystemExit(1)
+def setup(paths, fake):
+    global P, PF, FAKE
+    P, FAKE = paths, fake
+    write_m2s_config(P, FAKE.url)
+    PF = build_instance(P)
+    return PF
 
 
-signal.signal(signal.SIGTERM, _terminated)
-signal.signal(signal.SIGHUP, _terminated)
-try:
-    P = prepare()
-    with FakeBird() as FAKE:
-        write_m2s_config(P, FAKE.url)
-        PF = build_instance(P)
-        PF.start()
-        print("# private Postfix %s on 127.0.0.1:%d, config %s, log %s"
-              % (PF.postconf("-h", "mail_version").strip(), PF.port,
-                 PF.config_dir, PF.maillog))
-        sys.stdout.flush()
-        try:
-            main()
-        except SystemExit as e:
-            rc = e.code
-        finally:
-            PF.stop()
-            if rc or os.environ.get("M2S_SHOW_MAILLOG"):
-                print("# ---- the instance's maillog (last 80 lines)")
-                print("\n".join("# " + l for l in PF.log().splitlines()[-80:]))
-except Exception as e:
-    import traceback
-    traceback.print_exc(file=sys.stdout)
-    print("FAIL - private Postfix instance: %s" % e)
-    print("0 passed, 1 failed")
-    rc = 1
-finally:
-    if P and not os.environ.get("M2S_KEEP_TMP"):
-        shutil.rmtree(P["base"], ignore_errors=True)
-    elif P:
-        print("# kept %s" % P["base"])
-sys.exit(rc)
+pfi.run_module(prepare, FakeBird, setup, main)

@@ -31,7 +31,6 @@ import collections
 import os
 import re
 import shutil
-import signal
 import smtplib
 import sys
 import tempfile
@@ -559,42 +558,14 @@ def print_figures():
 P = None
 PF = None
 FAKE = None
-rc = 1
 
 
-def _terminated(signum, frame):
-    raise SystemExit(1)
+def setup(paths, fake):
+    global P, PF, FAKE
+    P, FAKE = paths, fake
+    write_m2s_config(P, FAKE.url)
+    PF = build_instance(P)
+    return PF
 
 
-signal.signal(signal.SIGTERM, _terminated)
-signal.signal(signal.SIGHUP, _terminated)
-try:
-    P = prepare()
-    with FakeBird() as FAKE:
-        write_m2s_config(P, FAKE.url)
-        PF = build_instance(P)
-        PF.start()
-        print("# private Postfix %s on 127.0.0.1:%d, log %s; %d mails"
-              % (PF.postconf("-h", "mail_version").strip(), PF.port, PF.maillog, MAILS))
-        sys.stdout.flush()
-        try:
-            main()
-        except SystemExit as e:
-            rc = e.code
-        finally:
-            PF.stop()
-            if rc or os.environ.get("M2S_SHOW_MAILLOG"):
-                print("# ---- the instance's maillog (last 40 lines)")
-                print("\n".join("# " + l for l in PF.log().splitlines()[-40:]))
-except Exception as e:
-    import traceback
-    traceback.print_exc(file=sys.stdout)
-    print("FAIL - private Postfix instance: %s" % e)
-    print("0 passed, 1 failed")
-    rc = 1
-finally:
-    if P and not os.environ.get("M2S_KEEP_TMP"):
-        shutil.rmtree(P["base"], ignore_errors=True)
-    elif P:
-        print("# kept %s" % P["base"])
-sys.exit(rc)
+pfi.run_module(prepare, FakeBird, setup, main, describe="; %d mails" % MAILS, log_lines=40)
