@@ -50,11 +50,23 @@ static int report_line(m2s_class cls, const char *line, bool dry_run)
     return m2s_outcome(cls)->exit_code;
 }
 
+/* The recipients of this run, for the log lines of a failure that ends it
+ * before the per-number lines of deliver. */
+static char *const *log_rcpts;
+static int log_n_rcpts;
+
 static int report(m2s_class cls, const char *dsn, const char *text, bool dry_run)
 {
     char *line = NULL;
-    if (cls != M2S_OK && cls != M2S_DROPPED)
+    if (cls != M2S_OK && cls != M2S_DROPPED) {
         line = m2s_outcome_line(cls, dsn, text);
+        const char *status = m2s_outcome(cls)->status;
+        int prio = m2s_outcome_is_temporary(cls) ? LOG_WARNING : LOG_NOTICE;
+        for (int i = 0; i < log_n_rcpts; i++)
+            m2s_log(prio, "to=<%s>, status=%s (%s)", log_rcpts[i], status, line);
+        if (log_n_rcpts == 0)
+            m2s_log(prio, "status=%s (%s)", status, line);
+    }
     int rc = report_line(cls, line, dry_run);
     free(line);
     return rc;
@@ -104,7 +116,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (m2s_cli_parse(argc, argv, &cli, &why) != 0) {
         m2s_log_open(NULL, false);
-        m2s_log(LOG_ERR, "command line: %s", why);
         rc = report(M2S_E_USAGE, NULL, why, false);
         goto out;
     }
@@ -124,6 +135,8 @@ int main(int argc, char **argv)
         goto out;
     }
     m2s_log_open(cli.queue_id, cli.verbose);
+    log_rcpts = cli.recipients;
+    log_n_rcpts = cli.n_recipients;
 
     cfg = m2s_config_load(path, &problems);
     if (!cfg) {
@@ -148,7 +161,6 @@ int main(int argc, char **argv)
     if (too_large) {
         char *text = xasprintf("message too large for SMS: more than %lld bytes "
                                "(limits.max_message_bytes)", (long long)cfg->max_message_bytes);
-        m2s_log(LOG_WARNING, "status=bounced (%s)", text);
         rc = report(M2S_E_CONTENT, NULL, text, cli.dry_run);
         free(text);
         goto out;
@@ -160,15 +172,12 @@ int main(int argc, char **argv)
     m2s_mail_status ms = m2s_mail_parse(input.data ? input.data : "", input.len, &limits,
                                         &mail, &why);
     if (ms != M2S_MAIL_OK) {
-        m2s_log(LOG_WARNING, "status=bounced (5.6.0 %s)", why);
         rc = report(M2S_E_CONTENT, NULL, why, cli.dry_run);
         goto out;
     }
 
     cls = m2s_senders_authorize(cfg, cli.sender, mail, &why);
     if (cls != M2S_OK) {
-        m2s_log(LOG_WARNING, "from=<%s>, status=bounced (5.7.1 %s)",
-                cli.sender ? cli.sender : mail->from_addr, why);
         rc = report(cls, NULL, why, cli.dry_run);
         goto out;
     }
@@ -178,7 +187,6 @@ int main(int argc, char **argv)
     cls = m2s_compose(cfg, mail, input.data ? input.data : "", input.len, cli.queue_id,
                       trusted, &msg, &why);
     if (cls != M2S_OK) {
-        m2s_log(LOG_WARNING, "status=bounced (5.6.0 %s)", why);
         rc = report(cls, NULL, why, cli.dry_run);
         goto out;
     }
@@ -186,14 +194,12 @@ int main(int argc, char **argv)
     if (routes.n > 0) {
         cls = m2s_media_select(cfg, mail, &media, &why);
         if (cls != M2S_OK) {
-            m2s_log(LOG_WARNING, "status=bounced (5.6.0 %s)", why);
             rc = report(cls, NULL, why, cli.dry_run);
             goto out;
         }
         if (!cli.dry_run) {
             state = m2s_state_open(cfg->state_dir, &why);
             if (!state) {
-                m2s_log(LOG_ERR, "%s", why);
                 rc = report(M2S_E_STATE, NULL, why, false);
                 goto out;
             }
@@ -216,7 +222,6 @@ int main(int argc, char **argv)
         if (media_needed) {
             cls = m2s_media_store(cfg, http, cli.dry_run, stdout, &media, &why);
             if (cls != M2S_OK) {
-                m2s_log(LOG_WARNING, "status=%s (%s)", m2s_outcome(cls)->status, why);
                 rc = report(cls, media.dsn, why, cli.dry_run);
                 goto out;
             }
