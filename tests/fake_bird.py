@@ -395,6 +395,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = b""
         else:
             data = body
+        # Record the status before the answer leaves: a client that reads
+        # /_fake/requests right after its answer must find it there.
+        rec = getattr(self, "cur_rec", None)
+        if rec is not None:
+            with self.server.state.lock:
+                rec["status"] = status
         self.send_response(status)
         if status != 204:
             self.send_header("Content-Type", ctype)
@@ -433,6 +439,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.dispatch("DELETE")
 
     def dispatch(self, method):
+        self.cur_rec = None         # set again for a Bird endpoint
         st = self.server.state
         body = self.read_body()
         path = self.path.split("?", 1)[0]
@@ -476,6 +483,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "json": parsed, "form": None, "field_order": None, "status": None,
                "fault": None, "t": time.time(), "client_gone": False}
         self.client_gone = False
+        self.cur_rec = rec
         with st.lock:
             st.seq += 1
             rec["seq"] = st.seq
