@@ -390,6 +390,10 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         }
         m2s_http_run(http, reqs, n_req);
         free(url);
+        m2s_http_stats hs;
+        m2s_http_get_stats(http, &hs);
+        m2s_debug("%zu message%s: %lu HTTP requests, %lu of them retries", n_req,
+                  n_req == 1 ? "" : "s", hs.requests, hs.retries);
     }
 
     size_t n_sent = 0;

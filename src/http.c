@@ -125,13 +125,6 @@ static bool status_temporary(long status)
            status == 503 || status == 504;
 }
 
-bool m2s_http_is_temporary(const m2s_http_req *req)
-{
-    if (req->err != M2S_HTTP_OK)
-        return true;
-    return status_temporary(req->status) || req->status >= 500;
-}
-
 /* ------------------------------------------------------- callbacks */
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user)

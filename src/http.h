@@ -73,10 +73,6 @@ void m2s_http_get_stats(const m2s_http *h, m2s_http_stats *out);
 void m2s_http_req_clear(m2s_http_req *req);
 void m2s_http_free(m2s_http *h);
 
-/* Whether a final answer should have been retried (for the outcome):
- * true for 408, 429, 5xx and network errors. */
-bool m2s_http_is_temporary(const m2s_http_req *req);
-
 /* The User-Agent sent: "mail2sms/VERSION libcurl/X". Static storage. */
 const char *m2s_http_user_agent(void);
 
