@@ -23,6 +23,7 @@ import socket
 import smtplib
 import subprocess
 import sys
+import tempfile
 import time
 
 POSTFIX = "/usr/sbin/postfix"
@@ -41,6 +42,71 @@ def available():
     if os.geteuid() != 0:
         return "not root: a Postfix instance must be started as root"
     return None
+
+
+def unmet(binary):
+    """None when a test can run here with binary, else the reason."""
+    why = available()
+    if not why and not os.path.exists(binary):
+        why = "no binary at %s (run make first)" % binary
+    return why
+
+
+def shipped(etc):
+    """What etc/ ships: the master.cf entry of "sms", the main.cf
+    parameters, the transport map rows, and the pipe user."""
+    entry = read_master_entry(os.path.join(etc, "master.cf"), "sms")
+    m = re.search(r"\buser=([^\s:]+)", entry)
+    return (entry, read_main_params(os.path.join(etc, "main.cf")),
+            read_transport(os.path.join(etc, "transport")),
+            m.group(1) if m else "mail2sms")
+
+
+def prepare_run(prefix, pipe_user, binary):
+    """Everything of one test run outside Postfix: the pipe user's account,
+    a directory /tmp/PREFIX* it can reach, a binary it can run (a copy when
+    the build tree is out of its reach, as under /root), the directory for
+    mail2sms's configuration, and a sink for mail that comes back to the
+    sender: a pipe service script that keeps each message as
+    sink/QUEUE_ID.eml. Returns a dict of paths ("base", "uid", "gid",
+    "bin", "m2s", "sink", "sink_script")."""
+    # Files the Postfix daemons and the pipe user read must not depend on
+    # the caller's umask.
+    os.umask(0o022)
+    uid, gid = ensure_user(pipe_user)
+    base = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(base, 0o755)
+    p = {"base": base, "uid": uid, "gid": gid, "bin": binary}
+    if not runs_as(pipe_user, ["/usr/bin/test", "-x", binary]):
+        p["bin"] = os.path.join(base, "mail2sms")
+        shutil.copy2(binary, p["bin"])
+        os.chmod(p["bin"], 0o755)
+    p["m2s"] = os.path.join(base, "m2s")
+    os.makedirs(p["m2s"])
+    p["sink"] = os.path.join(base, "sink")
+    os.makedirs(p["sink"])
+    os.chown(p["sink"], uid, gid)
+    p["sink_script"] = os.path.join(base, "sink.sh")
+    with open(p["sink_script"], "w") as f:
+        f.write("#!/bin/sh\n# sink DIR QUEUE_ID: keep one message as DIR/QUEUE_ID.eml\n"
+                "umask 022\n"
+                "cat > \"$1/$2.tmp\" && mv \"$1/$2.tmp\" \"$1/$2.eml\"\n")
+    os.chmod(p["sink_script"], 0o755)
+    return p
+
+
+def give_to_pipe_user(p, conf):
+    """The mail2sms configuration, key and state directory under p["m2s"]
+    owned by the pipe user, as docs/postfix.md has administrators do:
+    configuration 0640, key 0600."""
+    for root, dirs, files in os.walk(p["m2s"]):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), p["uid"], p["gid"])
+    os.chown(p["m2s"], p["uid"], p["gid"])
+    os.chmod(conf, 0o640)
+    key = os.path.join(p["m2s"], "access_key")
+    if os.path.exists(key):
+        os.chmod(key, 0o600)
 
 
 def free_port():

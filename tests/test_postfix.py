@@ -23,9 +23,7 @@ the test creates it as a system account:
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("M2S_SRCDIR") or
@@ -69,62 +67,20 @@ def parse_time(v):
 
 # ---------------------------------------------------------------- set-up
 
-why = pfi.available()
-if not why and not os.path.exists(BIN):
-    why = "no binary at %s (run make first)" % BIN
+why = pfi.unmet(BIN)
 if why:
     if REQUIRE:
         fail_hard(why)
     skip(why)
     main()
 
-SHIPPED_ENTRY = pfi.read_master_entry(os.path.join(ETC, "master.cf"), "sms")
-SHIPPED_MAIN = pfi.read_main_params(os.path.join(ETC, "main.cf"))
-SHIPPED_TRANSPORT = pfi.read_transport(os.path.join(ETC, "transport"))
-m = re.search(r"\buser=([^\s:]+)", SHIPPED_ENTRY)
-PIPE_USER = m.group(1) if m else "mail2sms"
+SHIPPED_ENTRY, SHIPPED_MAIN, SHIPPED_TRANSPORT, PIPE_USER = pfi.shipped(ETC)
 
 
 def prepare():
-    """Everything outside Postfix: the account, the directory, the binary,
-    the mail2sms configuration.  Returns a dict of paths."""
-    # Files the Postfix daemons and the pipe user read must not depend on
-    # the caller's umask.
-    os.umask(0o022)
-    uid, gid = pfi.ensure_user(PIPE_USER)
-    base = tempfile.mkdtemp(prefix="m2s-e2e-", dir="/tmp")
-    os.chmod(base, 0o755)           # the pipe user must reach files in it
-    p = {"base": base, "uid": uid, "gid": gid}
-
-    # The binary must be executable by the pipe user through every parent
-    # directory; a build tree under /root is not, so use a copy then.
-    binpath = BIN
-    if not pfi.runs_as(PIPE_USER, ["/usr/bin/test", "-x", binpath]):
-        binpath = os.path.join(base, "mail2sms")
-        shutil.copy2(BIN, binpath)
-        os.chmod(binpath, 0o755)
-    p["bin"] = binpath
-
-    # mail2sms configuration, key (0600) and state directory, owned by the
-    # pipe user, as docs/postfix.md tells administrators to do.
-    m2s = os.path.join(base, "m2s")
-    os.makedirs(m2s)
-    p["m2s"] = m2s
-    p["conf"] = os.path.join(m2s, "mail2sms.conf")
-
-    # A sink for mail that comes back to the sender (the bounces): a pipe
-    # service that stores each message as sink/QUEUE_ID.eml.
-    sink = os.path.join(base, "sink")
-    os.makedirs(sink)
-    os.chown(sink, uid, gid)
-    p["sink"] = sink
-    script = os.path.join(base, "sink.sh")
-    with open(script, "w") as f:
-        f.write("#!/bin/sh\n# sink DIR QUEUE_ID: keep one message as DIR/QUEUE_ID.eml\n"
-                "umask 022\n"
-                "cat > \"$1/$2.tmp\" && mv \"$1/$2.tmp\" \"$1/$2.eml\"\n")
-    os.chmod(script, 0o755)
-    p["sink_script"] = script
+    """Everything outside Postfix (see postfix_instance.prepare_run)."""
+    p = pfi.prepare_run("m2s-e2e-", PIPE_USER, BIN)
+    p["conf"] = os.path.join(p["m2s"], "mail2sms.conf")
     return p
 
 
@@ -139,15 +95,7 @@ def write_m2s_config(p, api_url, broken=False):
     if broken:
         with open(conf, "a") as f:
             f.write("message = { format = \"{subject}\" \n")  # no closing brace
-    for name in os.listdir(p["m2s"]):
-        path = os.path.join(p["m2s"], name)
-        os.chown(path, p["uid"], p["gid"])
-        if os.path.isdir(path):
-            for sub in os.listdir(path):
-                os.chown(os.path.join(path, sub), p["uid"], p["gid"])
-    os.chown(p["m2s"], p["uid"], p["gid"])
-    os.chmod(conf, 0o640)
-    os.chmod(os.path.join(p["m2s"], "access_key"), 0o600)
+    pfi.give_to_pipe_user(p, conf)
     return conf
 
 

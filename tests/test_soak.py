@@ -30,10 +30,8 @@ failure.
 import collections
 import os
 import re
-import shutil
 import smtplib
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -74,51 +72,22 @@ def fail_hard(why):
     sys.exit(1)
 
 
-why = pfi.available()
-if not why and not os.path.exists(BIN):
-    why = "no binary at %s (run make first)" % BIN
+why = pfi.unmet(BIN)
 if why:
     if REQUIRE:
         fail_hard(why)
     skip(why)
     main()
 
-SHIPPED_ENTRY = pfi.read_master_entry(os.path.join(ETC, "master.cf"), "sms")
-SHIPPED_MAIN = pfi.read_main_params(os.path.join(ETC, "main.cf"))
-SHIPPED_TRANSPORT = pfi.read_transport(os.path.join(ETC, "transport"))
-m = re.search(r"\buser=([^\s:]+)", SHIPPED_ENTRY)
-PIPE_USER = m.group(1) if m else "mail2sms"
+SHIPPED_ENTRY, SHIPPED_MAIN, SHIPPED_TRANSPORT, PIPE_USER = pfi.shipped(ETC)
 
 
 # ---------------------------------------------------------------- set-up
 
 def prepare():
-    """The account, the directory, a binary the pipe user can run, the
-    mail2sms configuration (alias "team", short timeouts and deadline,
-    state_dir in the test directory).  Returns a dict of paths."""
-    os.umask(0o022)
-    uid, gid = pfi.ensure_user(PIPE_USER)
-    base = tempfile.mkdtemp(prefix="m2s-soak-", dir="/tmp")
-    os.chmod(base, 0o755)
-    p = {"base": base, "uid": uid, "gid": gid}
-    binpath = BIN
-    if not pfi.runs_as(PIPE_USER, ["/usr/bin/test", "-x", binpath]):
-        binpath = os.path.join(base, "mail2sms")
-        shutil.copy2(BIN, binpath)
-        os.chmod(binpath, 0o755)
-    p["bin"] = binpath
-    p["m2s"] = os.path.join(base, "m2s")
-    os.makedirs(p["m2s"])
-    # Bounces (there must be none) are kept here as evidence.
-    p["sink"] = os.path.join(base, "sink")
-    os.makedirs(p["sink"])
-    os.chown(p["sink"], uid, gid)
-    p["sink_script"] = os.path.join(base, "sink.sh")
-    with open(p["sink_script"], "w") as f:
-        f.write("#!/bin/sh\numask 022\n"
-                "cat > \"$1/$2.tmp\" && mv \"$1/$2.tmp\" \"$1/$2.eml\"\n")
-    os.chmod(p["sink_script"], 0o755)
-    return p
+    """Everything outside Postfix (see postfix_instance.prepare_run); bounces,
+    of which there must be none, are kept in the sink as evidence."""
+    return pfi.prepare_run("m2s-soak-", PIPE_USER, BIN)
 
 
 def write_m2s_config(p, api_url):
@@ -126,11 +95,7 @@ def write_m2s_config(p, api_url):
                         bird={"timeout": TIMEOUT, "connect_timeout": CONNECT_TIMEOUT},
                         recipients={"aliases": {"team": list(TEAM)}},
                         deadline=DEADLINE)
-    for root, dirs, files in os.walk(p["m2s"]):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), p["uid"], p["gid"])
-    os.chown(p["m2s"], p["uid"], p["gid"])
-    os.chmod(conf, 0o640)
+    pfi.give_to_pipe_user(p, conf)
     p["conf"] = conf
     p["state"] = os.path.join(p["m2s"], "state")
     return conf
