@@ -561,9 +561,8 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     /* Truncate the core; prefix and suffix stay whole. A first cut fits
      * the core alone, then it shrinks until all three fit with the marker
      * at the end of the cut core. */
-    m2s_sms_count cc;
-    m2s_sms_count_text(full, &cc);
-    const char *marker = cc.encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
+    /* *count is still the count of the whole text */
+    const char *marker = count->encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
     bool cut0 = false;
     char *first = m2s_sms_fit(core, (int)cfg->max_parts, "", &cut0);
     size_t len = strlen(first);

@@ -34,6 +34,12 @@ typedef struct job {
     m2s_http_req req;
 } job;
 
+/* The job a request belongs to (each job holds its request). */
+static job *job_of(m2s_http_req *req)
+{
+    return (job *)((char *)req - offsetof(job, req));
+}
+
 typedef struct batch_ctx {
     m2s_state *state;
     const char *key;
@@ -215,7 +221,7 @@ static void classify_answer(job *j)
 static void on_done(m2s_http_req *req, void *user)
 {
     batch_ctx *ctx = user;
-    job *j = (job *)((char *)req - offsetof(job, req));
+    job *j = job_of(req);
     classify_answer(j);
     if (!ctx->state)
         return;
@@ -379,7 +385,7 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         char *url = xasprintf("%s/workspaces/%s/channels/%s/messages", cfg->api_url,
                               cfg->workspace_id, cfg->channel_id);
         for (size_t i = 0; i < n_req; i++) {
-            job *j = (job *)((char *)reqs[i] - offsetof(job, req));
+            job *j = job_of(reqs[i]);
             j->req.method = "POST";
             j->req.url = url;
             j->req.body = j->body;
