@@ -23,6 +23,7 @@
 #define MIN_ATTEMPT_SECONDS 0.5     /* no new attempt with less time than this left */
 #define BACKOFF_BASE 0.5
 #define BACKOFF_CAP 30.0
+#define RATE_MARGIN 0.05            /* max_rate's window is kept 5% wider */
 
 typedef enum { ST_PENDING, ST_RUNNING, ST_DONE } req_state;
 
@@ -36,6 +37,9 @@ typedef struct slot {
     m2s_buf resp;
     double retry_after;         /* from the last answer, seconds; < 0 = none */
     size_t file_pos;            /* read position for the upload callback */
+    struct m2s_http *h;
+    size_t ring_slot;           /* this attempt's entry in h->starts ... */
+    unsigned long ring_seq;     /* ... while h->ring_owner[ring_slot] is this */
 } slot;
 
 struct m2s_http {
@@ -43,6 +47,8 @@ struct m2s_http {
     double deadline_at;
     CURLM *multi;
     double *starts;             /* ring of recent start times, for max_rate */
+    unsigned long *ring_owner;  /* which attempt each entry belongs to */
+    unsigned long ring_seq;
     size_t n_window;
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
@@ -82,11 +88,14 @@ m2s_http *m2s_http_new(const m2s_config *cfg, double deadline_at)
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->concurrency);
     /* "never more than max_rate in any one second": remember the last n
      * start times; a new start must come at least `window` after the n-th
-     * last one. For a fractional rate below 1 the window stretches. */
+     * last one. For a fractional rate below 1 the window stretches. Bird
+     * counts requests as they arrive, and the network between can bunch
+     * requests that left evenly, so the window keeps a margin. */
     double rate = cfg->max_rate > 0 ? cfg->max_rate : 50;
     h->n_window = rate >= 1 ? (size_t)floor(rate) : 1;
-    h->window = (double)h->n_window / rate;
+    h->window = (double)h->n_window / rate * (1.0 + RATE_MARGIN);
     h->starts = xcalloc(h->n_window, sizeof *h->starts);
+    h->ring_owner = xcalloc(h->n_window, sizeof *h->ring_owner);
     for (size_t i = 0; i < h->n_window; i++)
         h->starts[i] = -1e9;
     return h;
@@ -98,6 +107,7 @@ void m2s_http_free(m2s_http *h)
         return;
     curl_multi_cleanup(h->multi);
     free(h->starts);
+    free(h->ring_owner);
     free(h);
 }
 
@@ -159,6 +169,24 @@ static int on_seek_file(void *user, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* The request is about to go on the wire (its connection is up): that,
+ * not the moment it was handed to curl, is when it counts against
+ * max_rate. A first request that waited for a TCP and TLS handshake
+ * would otherwise leave later than counted, closer to the ones after. */
+static int on_prereq(void *user, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    slot *s = user;
+    m2s_http *h = s->h;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    if (h->ring_owner[s->ring_slot] == s->ring_seq) {
+        double now = m2s_now();
+        if (now > h->starts[s->ring_slot])
+            h->starts[s->ring_slot] = now;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 /* --------------------------------------------------------- attempt */
 
 static void slot_reset(slot *s)
@@ -195,6 +223,8 @@ static bool slot_start(m2s_http *h, slot *s, double now)
     curl_easy_setopt(e, CURLOPT_USERAGENT, m2s_http_user_agent());
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, s);
     /* TLS verification is always on; only the CA bundle can be chosen. */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -260,6 +290,9 @@ static bool slot_start(m2s_http *h, slot *s, double now)
     if (r->attempts > 1)
         h->stats.retries++;
     h->starts[h->ring_pos] = now;
+    h->ring_owner[h->ring_pos] = ++h->ring_seq;
+    s->ring_slot = h->ring_pos;
+    s->ring_seq = h->ring_seq;
     h->ring_pos = (h->ring_pos + 1) % h->n_window;
     return true;
 }
@@ -382,6 +415,7 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
     size_t done = 0, running = 0;
     for (size_t i = 0; i < n; i++) {
         slots[i].req = reqs[i];
+        slots[i].h = h;
         slots[i].state = ST_PENDING;
         slots[i].next_at = 0;
         m2s_buf_init(&slots[i].resp);
