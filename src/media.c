@@ -9,6 +9,8 @@
  *  - "bird": Bird's presigned upload. Every presign request goes out as one
  *    HTTP batch (with the access key), then every upload as a second batch
  *    (multipart/form-data to the storage URL, never with the access key).
+ *    An item Bird refuses for good is left out and the text still goes;
+ *    any temporary failure defers the whole mail.
  *  - "directory": each file written atomically (temporary file in the same
  *    directory, fsync, rename) under 128 random bits in hex plus the
  *    original extension; the operator's web server serves it at base_url.
@@ -47,6 +49,14 @@ static bool is_image_type(const char *ct)
 {
     return strcmp(ct, "image/jpeg") == 0 || strcmp(ct, "image/png") == 0 ||
            strcmp(ct, "image/gif") == 0;
+}
+
+static void set_all_images(m2s_media_set *set)
+{
+    set->all_images = set->n > 0;
+    for (size_t i = 0; i < set->n; i++)
+        if (!set->items[i].is_image)
+            set->all_images = false;
 }
 
 m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
@@ -91,10 +101,7 @@ m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
         it->att = a;
         it->is_image = is_image_type(media_type(a));
     }
-    out->all_images = out->n > 0;
-    for (size_t i = 0; i < out->n; i++)
-        if (!out->items[i].is_image)
-            out->all_images = false;
+    set_all_images(out);
 out:
     if (cls != M2S_OK)
         m2s_media_set_clear(out);
@@ -136,7 +143,7 @@ char *m2s_media_note(const m2s_config *cfg, const m2s_media_set *set,
 {
     if (!set)
         return NULL;
-    size_t all = set->n + set->n_over_count + set->n_too_large;
+    size_t all = set->n + set->n_over_count + set->n_too_large + set->n_refused;
     if (!sent_as_mms && set->n > 0 && cfg->non_mms == M2S_NON_MMS_DROP)
         return xasprintf("[%zu attachment%s not sent]", all, all == 1 ? "" : "s");
     m2s_buf b;
@@ -147,6 +154,9 @@ char *m2s_media_note(const m2s_config *cfg, const m2s_media_set *set,
     if (set->n_too_large)
         m2s_buf_printf(&b, "%s[%zu attachment%s too large, not sent]", b.len ? " " : "",
                        set->n_too_large, set->n_too_large == 1 ? "" : "s");
+    if (set->n_refused)
+        m2s_buf_printf(&b, "%s[%zu attachment%s refused, not sent]", b.len ? " " : "",
+                       set->n_refused, set->n_refused == 1 ? "" : "s");
     if (b.len == 0) {
         m2s_buf_free(&b);
         return NULL;
@@ -339,15 +349,38 @@ static m2s_class upload_answer(const m2s_http_req *r, const m2s_media_item *it,
     return M2S_E_INTERNAL;
 }
 
+/* Take one item's outcome into the mail's. An item Bird refuses for good
+ * is left out, with a warning, when `refusable`; the first other failure
+ * becomes the mail's. Takes w. */
+static void take(m2s_class c, bool refusable, const char *d, char *w, bool *gone,
+                 m2s_class *cls, const char **dsn, char **why)
+{
+    if (c == M2S_OK)
+        return;
+    if (c == M2S_E_CONTENT && refusable) {
+        m2s_log(LOG_WARNING, "media: %s; left out, the text goes without it", w);
+        *gone = true;
+        free(w);
+    } else if (*cls == M2S_OK) {
+        *cls = c;
+        *dsn = d;
+        *why = w;
+    } else {
+        free(w);
+    }
+}
+
 static m2s_class store_bird(const m2s_config *cfg, m2s_http *http, m2s_media_set *set,
                             const char *presign_url, const char **dsn, char **why)
 {
-    size_t n = set->n;
+    size_t n = set->n, m = 0;
     m2s_class cls = M2S_OK;
     m2s_http_req *reqs = xcalloc(n, sizeof *reqs);
     m2s_http_req **ptrs = xcalloc(n, sizeof *ptrs);
     m2s_presign *ps = xcalloc(n, sizeof *ps);
     char **bodies = xcalloc(n, sizeof *bodies);
+    bool *gone = xcalloc(n, sizeof *gone);
+    size_t *which = xcalloc(n, sizeof *which);
 
     for (size_t i = 0; i < n; i++) {
         bodies[i] = m2s_payload_presign(media_type(set->items[i].att));
@@ -359,8 +392,12 @@ static m2s_class store_bird(const m2s_config *cfg, m2s_http *http, m2s_media_set
         ptrs[i] = &reqs[i];
     }
     m2s_http_run(http, ptrs, n);
-    for (size_t i = 0; i < n && cls == M2S_OK; i++)
-        cls = presign_answer(&reqs[i], &set->items[i], &ps[i], dsn, why);
+    for (size_t i = 0; i < n; i++) {
+        const char *d = NULL;
+        char *w = NULL;
+        m2s_class c = presign_answer(&reqs[i], &set->items[i], &ps[i], &d, &w);
+        take(c, true, d, w, &gone[i], &cls, dsn, why);
+    }
     for (size_t i = 0; i < n; i++)
         m2s_http_req_clear(&reqs[i]);
     if (cls != M2S_OK)
@@ -368,37 +405,59 @@ static m2s_class store_bird(const m2s_config *cfg, m2s_http *http, m2s_media_set
 
     memset(reqs, 0, n * sizeof *reqs);
     for (size_t i = 0; i < n; i++) {
+        if (gone[i])
+            continue;
         const m2s_attachment *a = set->items[i].att;
-        reqs[i].method = strcasecmp(ps[i].upload_method, "PUT") == 0 ? "PUT" : "POST";
-        reqs[i].url = ps[i].upload_url;
-        reqs[i].auth = false;   /* the storage service refuses a second credential */
-        reqs[i].form_names = &ps[i].form_names;
-        reqs[i].form_values = &ps[i].form_values;
-        reqs[i].file = a->data;
-        reqs[i].file_len = a->len;
-        reqs[i].file_name = a->filename;
-        reqs[i].file_type = media_type(a);
-        ptrs[i] = &reqs[i];
+        m2s_http_req *r = &reqs[m];
+        r->method = strcasecmp(ps[i].upload_method, "PUT") == 0 ? "PUT" : "POST";
+        r->url = ps[i].upload_url;
+        r->auth = false;        /* the storage service refuses a second credential */
+        r->form_names = &ps[i].form_names;
+        r->form_values = &ps[i].form_values;
+        r->file = a->data;
+        r->file_len = a->len;
+        r->file_name = a->filename;
+        r->file_type = media_type(a);
+        ptrs[m] = r;
+        which[m++] = i;
     }
-    m2s_http_run(http, ptrs, n);
-    for (size_t i = 0; i < n && cls == M2S_OK; i++)
-        cls = upload_answer(&reqs[i], &set->items[i], dsn, why);
-    for (size_t i = 0; i < n; i++)
-        m2s_http_req_clear(&reqs[i]);
+    m2s_http_run(http, ptrs, m);
+    for (size_t k = 0; k < m; k++) {
+        size_t i = which[k];
+        const char *d = NULL;
+        char *w = NULL;
+        m2s_class c = upload_answer(&reqs[k], &set->items[i], &d, &w);
+        take(c, cfg->on_too_large != M2S_TOO_LARGE_REJECT, d, w, &gone[i], &cls, dsn, why);
+    }
+    for (size_t k = 0; k < m; k++)
+        m2s_http_req_clear(&reqs[k]);
     if (cls != M2S_OK)
         goto out;
 
+    /* Keep what was stored, in the mail's order. */
+    m = 0;
     for (size_t i = 0; i < n; i++) {
-        free(set->items[i].url);
-        set->items[i].url = xstrdup(ps[i].media_url);
-        m2s_debug("media: \"%s\" (%s, %zu bytes) uploaded: %s", set->items[i].att->filename,
-                  media_type(set->items[i].att), set->items[i].att->len, ps[i].media_url);
+        if (gone[i]) {
+            free(set->items[i].url);
+            set->n_refused++;
+            continue;
+        }
+        m2s_media_item it = set->items[i];
+        free(it.url);
+        it.url = xstrdup(ps[i].media_url);
+        m2s_debug("media: \"%s\" (%s, %zu bytes) uploaded: %s", it.att->filename,
+                  media_type(it.att), it.att->len, it.url);
+        set->items[m++] = it;
     }
+    set->n = m;
+    set_all_images(set);
 out:
     for (size_t i = 0; i < n; i++) {
         m2s_presign_clear(&ps[i]);
         free(bodies[i]);
     }
+    free(which);
+    free(gone);
     free(bodies);
     free(ps);
     free(ptrs);
@@ -550,7 +609,7 @@ m2s_class m2s_media_store(const m2s_config *cfg, m2s_http *http,
     } else {
         cls = store_bird(cfg, http, set, presign_url, &set->dsn, why);
     }
-    if (cls == M2S_OK)
+    if (cls == M2S_OK && set->n > 0)
         m2s_log(LOG_INFO, "media: %zu item%s stored (%s)", set->n, set->n == 1 ? "" : "s",
                 cfg->media_store == M2S_STORE_DIRECTORY ? "directory" : "bird");
 out:

@@ -27,6 +27,7 @@ typedef struct m2s_media_set {
     size_t n;
     size_t n_over_count;        /* left out: more than 10 */
     size_t n_too_large;         /* left out: over the size limits */
+    size_t n_refused;           /* left out: Bird refused the type or size */
     bool all_images;
     const char *dsn;            /* set with a failure of m2s_media_store: a
                                  * finer enhanced status code for the line
@@ -41,8 +42,11 @@ m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
 /* Store every item and set its url. In a dry run nothing is uploaded or
  * written: urls are https://dry-run.invalid/<n>/<filename> and, for the
  * "bird" store, the requests that would be made are printed to dry_out.
- * Returns M2S_OK, or the class of the failure with *why (new string) and
- * set->dsn. http may be NULL in a dry run or for the "directory" store. */
+ * An item Bird refuses for good (its type, or its size at the storage
+ * service unless media.on_too_large = "reject") is left out of the set and
+ * counted in n_refused, so that the text still goes. Returns M2S_OK, or
+ * the class of the failure with *why (new string) and set->dsn. http may
+ * be NULL in a dry run or for the "directory" store. */
 m2s_class m2s_media_store(const m2s_config *cfg, m2s_http *http,
                           bool dry_run, FILE *dry_out, m2s_media_set *set,
                           char **why);

@@ -220,6 +220,15 @@ START_TEST(notes)
     s = (m2s_media_set){ .n = 0, .n_too_large = 1 };  /* nothing left to drop */
     char *n5 = m2s_media_note(&c, &s, false);
     ck_assert_str_eq(n5, "[1 attachment too large, not sent]");
+    s = (m2s_media_set){ .n = 1, .n_refused = 2 };     /* drop counts refused ones too */
+    char *n6 = m2s_media_note(&c, &s, false);
+    ck_assert_str_eq(n6, "[3 attachments not sent]");
+    c.non_mms = M2S_NON_MMS_LINKS;
+    s = (m2s_media_set){ .n = 0, .n_too_large = 1, .n_refused = 2 };
+    char *n7 = m2s_media_note(&c, &s, true);
+    ck_assert_str_eq(n7, "[1 attachment too large, not sent] [2 attachments refused, not sent]");
+    free(n6);
+    free(n7);
     free(n1);
     free(n2);
     free(n3);

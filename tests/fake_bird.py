@@ -312,8 +312,11 @@ class State:
         self.uploads = {}   # id -> {"fields": {...}, "content_type": ct}
         self.media = {}     # id -> (content_type, bytes)
 
-    def next_fault(self, endpoint, numbers):
-        """Called with the lock held. Returns the rule that applies, or None."""
+    def next_fault(self, endpoint, numbers, content_type=None):
+        """Called with the lock held. Returns the rule that applies, or None.
+        A rule applies to an endpoint ("*" for all), optionally only to
+        requests for one number or, for presign and upload, one content
+        type; it can skip its first matches and apply a number of times."""
         if self.random is not None and endpoint == "messages":
             r = self.random
             if self.rng.random() < r.get("rate", 0.0):
@@ -335,6 +338,9 @@ class State:
                 continue
             num = rule.get("number")
             if num is not None and num not in numbers:
+                continue
+            ct = rule.get("content_type")
+            if ct is not None and ct != content_type:
                 continue
             rule["_seen"] = rule.get("_seen", 0) + 1
             skip = rule.get("skip", 0) or 0
@@ -488,7 +494,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.seq += 1
             rec["seq"] = st.seq
             st.requests.append(rec)
-            rule = st.next_fault(endpoint, numbers) if endpoint else None
+            ctype = None
+            if endpoint == "presign" and isinstance(parsed, dict):
+                ctype = parsed.get("contentType")
+            elif endpoint == "upload" and mu.group(1) in st.uploads:
+                ctype = st.uploads[mu.group(1)]["content_type"]
+            rule = st.next_fault(endpoint, numbers, ctype) if endpoint else None
             rec["fault"] = rule_name(rule)
             latency = st.latency
 

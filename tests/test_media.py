@@ -421,12 +421,66 @@ def _():
     eq(reqs("messages"), [], "messages")
 
 
-@case("presign 422 (content type refused): 65 5.6.0")
+@case("presign 422 (content type refused): the text still goes, with a note")
 def _():
     _, conf = setup()
     FAKE.faults([{"endpoint": "presign", "status": 422}])
-    fails(send(conf, fixture("audio-mpeg")), 65, "5.6.0")
+    res = send(conf, fixture("audio-mpeg"), extra=["-v"])
+    ok(res)
+    eq(reqs("upload"), [], "uploads")
+    body = body_of(US)
+    eq(body["type"], "text", "sent as SMS")
+    check(body["text"]["text"].endswith("[1 attachment refused, not sent]"),
+          "note at the end: %r" % body["text"]["text"])
+    check("refused media" in res.err and "left out" in res.err,
+          "warning logged with -v: %r" % res.err)
+    check(DEFAULT_KEY not in res.out + res.err, "access key leaked")
+
+
+@case("one of two items refused: the other goes as MMS, the note counts one")
+def _():
+    _, conf = setup()
+    FAKE.faults([{"endpoint": "presign", "content_type": "application/pdf", "status": 415}])
+    ok(send(conf, fixture("mixed-image-pdf")))
+    eq([r["json"]["contentType"] for r in reqs("presign")
+        if r["status"] == 200], ["image/png"], "presigned")
+    eq(len(reqs("upload")), 1, "uploads")
+    body = body_of(US)
+    eq(body["type"], "image", "what is left is all images")
+    eq(len(body["image"]["images"]), 1, "images")
+    check(body["image"]["text"].endswith("[1 attachment refused, not sent]"),
+          "note: %r" % body["image"]["text"])
+
+
+@case("upload 413 (too large for storage), on_too_large = note: the text goes")
+def _():
+    _, conf = setup()
+    FAKE.faults([{"endpoint": "upload", "status": 413}])
+    ok(send(conf, fixture("image-png")))
+    body = body_of(US)
+    eq(body["type"], "text", "sent as SMS")
+    check(body["text"]["text"].endswith("[1 attachment refused, not sent]"),
+          "note: %r" % body["text"]["text"])
+
+
+@case("upload 413, on_too_large = reject: 65 5.6.0, nothing sent")
+def _():
+    _, conf = setup(media={"on_too_large": "reject"})
+    FAKE.faults([{"endpoint": "upload", "status": 413}])
+    fails(send(conf, fixture("image-png")), 65, "5.6.0")
     eq(reqs("messages"), [], "messages")
+
+
+@case("one item refused, another busy: 75, nothing sent, both tried again")
+def _():
+    _, conf = setup(bird=FAST, deadline=5)
+    FAKE.faults([{"endpoint": "presign", "content_type": "application/pdf", "status": 422},
+                 {"endpoint": "presign", "content_type": "image/png", "status": 503}])
+    fails(send(conf, fixture("mixed-image-pdf")), 75, "4.4.")
+    eq(reqs("messages"), [], "messages")
+    FAKE.faults([])
+    ok(send(conf, fixture("mixed-image-pdf")))
+    eq(body_of(US)["type"], "file", "both items on the retry")
 
 
 @case("upload 403 (expired signature): 75, no message sent")
