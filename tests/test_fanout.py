@@ -149,9 +149,11 @@ def _():
         check(r.elapsed >= floor - EPS,
               "took %.2fs, less than %d slots x %.1fs latency allow (%.2fs): "
               "more than %d requests at once?" % (r.elapsed, conc, LATENCY, floor, conc))
-        check(r.elapsed <= 2 * floor,
+        # Overlap, not speed: 3x the floor still needs more than 5 requests
+        # in flight on average; one at a time would take 16x.
+        check(r.elapsed <= 3 * floor,
               "took %.2fs, want <= %.2fs (one at a time would be %.0fs)"
-              % (r.elapsed, 2 * floor, N * LATENCY))
+              % (r.elapsed, 3 * floor, N * LATENCY))
         check(1 <= relay.connections <= conc,
               "%d TCP connections, want <= %d" % (relay.connections, conc))
         print("# concurrency %d: %.2fs (floor %.2fs), %.0f req/s, %d connections"
