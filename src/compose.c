@@ -26,7 +26,8 @@
  * mails put them first, where they would take the SMS's first line. */
 static char *html_text(const char *html)
 {
-    char *text = m2s_html_to_text(html, strlen(html));
+    /* Past twice what is kept of a body, the rest cannot change it. */
+    char *text = m2s_html_to_text(html, strlen(html), 2 * BODY_WORK_BYTES);
     m2s_buf b;
     m2s_buf_init(&b);
     m2s_buf_adds(&b, "");

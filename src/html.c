@@ -30,6 +30,8 @@ typedef struct out {
     int pending_nl;         /* line breaks owed before the next text (max 2) */
     bool pending_space;     /* a collapsed space owed before the next text */
     const char *prefix;     /* "- " of a list item, written before its text */
+    size_t visible;         /* bytes of text other than white space so far */
+    size_t limit;           /* stop walking once visible reaches it; 0: never */
 } out;
 
 static void out_init(out *o)
@@ -38,6 +40,8 @@ static void out_init(out *o)
     o->pending_nl = 0;
     o->pending_space = false;
     o->prefix = NULL;
+    o->visible = 0;
+    o->limit = 0;
 }
 
 static bool at_line_start(const out *o)
@@ -123,6 +127,7 @@ static void out_text(out *o, const char *text, bool pre)
             } else {
                 out_flush(o);
                 m2s_buf_add(&o->buf, s, 1);
+                o->visible++;
                 s++;
             }
             continue;
@@ -138,39 +143,57 @@ static void out_text(out *o, const char *text, bool pre)
                *e != 0xC2 && *e != 0xCD && *e != 0xE2 && *e != 0xEF)
             e++;
         m2s_buf_add(&o->buf, s, (size_t)(e - s));
+        o->visible += (size_t)(e - s);
         s = e;
     }
 }
 
 /* ------------------------------------------------------------ element kinds */
 
-static bool name_in(const xmlChar *name, const char *const *list)
+enum {
+    K_DROP = 1,         /* never shown, nor anything inside */
+    K_PARA = 2,         /* a block separated by a blank line */
+    K_BLOCK = 4,        /* a block separated by a line break */
+    K_MULTI = 8,        /* makes a table cell more than one phrase */
+};
+
+/* Sorted by name, for bsearch: one lookup per element instead of a walk
+ * through every list. */
+static const struct kind { const char *name; int flags; } kinds[] = {
+    { "address", K_BLOCK }, { "article", K_BLOCK }, { "aside", K_BLOCK },
+    { "audio", K_DROP }, { "blockquote", K_PARA | K_MULTI }, { "body", K_BLOCK },
+    { "br", K_MULTI }, { "canvas", K_DROP }, { "caption", K_BLOCK },
+    { "center", K_BLOCK }, { "datalist", K_DROP }, { "dd", K_BLOCK },
+    { "details", K_BLOCK }, { "div", K_BLOCK }, { "dl", K_PARA | K_MULTI },
+    { "dt", K_BLOCK }, { "embed", K_DROP }, { "fieldset", K_BLOCK },
+    { "figcaption", K_BLOCK }, { "figure", K_BLOCK }, { "footer", K_BLOCK },
+    { "form", K_BLOCK }, { "h1", K_PARA }, { "h2", K_PARA }, { "h3", K_PARA },
+    { "h4", K_PARA }, { "h5", K_PARA }, { "h6", K_PARA }, { "head", K_DROP },
+    { "header", K_BLOCK }, { "hr", K_BLOCK | K_MULTI }, { "html", K_BLOCK },
+    { "iframe", K_DROP }, { "input", K_DROP }, { "legend", K_BLOCK },
+    { "li", K_BLOCK | K_MULTI }, { "link", K_DROP }, { "main", K_BLOCK },
+    { "map", K_DROP }, { "math", K_DROP }, { "meta", K_DROP }, { "nav", K_BLOCK },
+    { "noscript", K_DROP }, { "object", K_DROP }, { "ol", K_PARA | K_MULTI },
+    { "option", K_BLOCK }, { "p", K_PARA }, { "pre", K_PARA | K_MULTI },
+    { "script", K_DROP }, { "section", K_BLOCK }, { "select", K_DROP },
+    { "style", K_DROP }, { "summary", K_BLOCK }, { "svg", K_DROP },
+    { "table", K_PARA | K_MULTI }, { "tbody", K_BLOCK }, { "td", K_BLOCK },
+    { "template", K_DROP }, { "textarea", K_DROP }, { "tfoot", K_BLOCK },
+    { "th", K_BLOCK }, { "thead", K_BLOCK }, { "title", K_DROP }, { "tr", K_BLOCK },
+    { "ul", K_PARA | K_MULTI }, { "video", K_DROP },
+};
+
+static int kind_cmp(const void *key, const void *elem)
 {
-    for (; *list; list++)
-        if (strcasecmp((const char *)name, *list) == 0)
-            return true;
-    return false;
+    return strcasecmp(key, ((const struct kind *)elem)->name);
 }
 
-static const char *const dropped_elems[] = {
-    "head", "style", "script", "noscript", "template", "title", "svg", "math",
-    "iframe", "object", "embed", "canvas", "audio", "video", "select", "datalist",
-    "map", "meta", "link", "input", "textarea", NULL,
-};
-
-/* Blocks separated by a blank line. */
-static const char *const para_elems[] = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote",
-    "pre", "dl", NULL,
-};
-
-/* Blocks separated by a line break. */
-static const char *const block_elems[] = {
-    "div", "section", "article", "header", "footer", "form", "hr", "center",
-    "address", "dt", "dd", "main", "nav", "aside", "fieldset", "figure",
-    "figcaption", "caption", "legend", "details", "summary", "body", "html",
-    "li", "tr", "td", "th", "tbody", "thead", "tfoot", "option", NULL,
-};
+static int kind_of(const xmlChar *name)
+{
+    const struct kind *k = bsearch(name, kinds, sizeof kinds / sizeof kinds[0],
+                                   sizeof kinds[0], kind_cmp);
+    return k ? k->flags : 0;
+}
 
 static bool is_cell(const xmlNode *n)
 {
@@ -295,14 +318,12 @@ static bool scan_cell(const xmlNode *n, int *blocks)
     for (const xmlNode *c = n->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (name_in(c->name, dropped_elems) || is_hidden(c))
+        int kind = kind_of(c->name);
+        if ((kind & K_DROP) || is_hidden(c))
             continue;
-        static const char *const multiline[] = {
-            "br", "table", "ul", "ol", "li", "pre", "blockquote", "hr", "dl", NULL,
-        };
-        if (name_in(c->name, multiline))
+        if (kind & K_MULTI)
             return true;
-        if ((name_in(c->name, para_elems) || name_in(c->name, block_elems)) && has_direct_text(c))
+        if ((kind & (K_PARA | K_BLOCK)) && has_direct_text(c))
             (*blocks)++;
         if (scan_cell(c, blocks))
             return true;
@@ -395,7 +416,7 @@ static void walk_row(out *o, const xmlNode *tr, bool pre, int list_depth)
     bool blocky = false;
     for (const xmlNode *c = tr->children; c; c = c->next) {
         if (c->type == XML_ELEMENT_NODE && !is_cell(c) && !is_hidden(c) &&
-            !name_in(c->name, dropped_elems))
+            !(kind_of(c->name) & K_DROP))
             blocky = true;      /* stray content in a row: be safe */
         else if (is_cell(c) && !is_hidden(c) && has_block_content(c))
             blocky = true;
@@ -432,6 +453,8 @@ static void walk_row(out *o, const xmlNode *tr, bool pre, int list_depth)
 
 static void walk(out *o, const xmlNode *n, bool pre, int list_depth)
 {
+    if (o->limit && o->visible >= o->limit)
+        return;
     switch (n->type) {
     case XML_TEXT_NODE:
     case XML_CDATA_SECTION_NODE:
@@ -448,8 +471,8 @@ static void walk(out *o, const xmlNode *n, bool pre, int list_depth)
         return;     /* comments, processing instructions, DTD */
     }
 
-    const xmlChar *name = n->name;
-    if (name_in(name, dropped_elems) || is_hidden(n))
+    int kind = kind_of(n->name);
+    if ((kind & K_DROP) || is_hidden(n))
         return;
 
     if (is_elem(n, "br")) {
@@ -499,7 +522,7 @@ static void walk(out *o, const xmlNode *n, bool pre, int list_depth)
         out_break(o, 2);
         return;
     }
-    int gap = name_in(name, para_elems) ? 2 : name_in(name, block_elems) ? 1 : 0;
+    int gap = (kind & K_PARA) ? 2 : (kind & K_BLOCK) ? 1 : 0;
     bool in_pre = pre || is_elem(n, "pre") || is_elem(n, "textarea") || is_elem(n, "xmp") ||
                   is_elem(n, "listing") || is_elem(n, "plaintext");
     if (gap)
@@ -516,7 +539,7 @@ static char *finish(const char *raw)
     return m2s_text_tidy(raw, &opts);
 }
 
-char *m2s_html_to_text(const char *html, size_t len)
+char *m2s_html_to_text(const char *html, size_t len, size_t max_text)
 {
     char *res = NULL;
     htmlDocPtr doc = NULL;
@@ -535,6 +558,7 @@ char *m2s_html_to_text(const char *html, size_t len)
                          HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
     if (!doc)
         goto out;
+    o.limit = max_text;
     walk(&o, (const xmlNode *)doc, false, 0);
     res = finish(o.buf.data ? o.buf.data : "");
 

@@ -13,8 +13,10 @@
 #include <stddef.h>
 
 /* Convert len bytes of UTF-8 HTML. Returns new UTF-8 text (caller frees),
- * never NULL ("" for nothing readable). */
-char *m2s_html_to_text(const char *html, size_t len);
+ * never NULL ("" for nothing readable). With max_text > 0 the conversion
+ * stops once about max_text bytes of text other than white space are out
+ * (it may end mid-line); the text up to there is the same as without it. */
+char *m2s_html_to_text(const char *html, size_t len, size_t max_text);
 
 /* True when a text/plain alternative is only "view this in a browser"
  * boilerplate: short and says nothing beyond such phrases. */

@@ -11,7 +11,7 @@
 
 static char *conv(const char *html)
 {
-    return m2s_html_to_text(html, strlen(html));
+    return m2s_html_to_text(html, strlen(html), 0);
 }
 
 #define ASSERT_HTML(html, want) do { \
@@ -209,19 +209,19 @@ START_TEST(test_garbage)
     /* invalid UTF-8 becomes U+FFFD, never raw bytes in the output */
     ASSERT_HTML("<p>caf\xe9 ok</p><p>\xc3\xa9t\xc3\xa9</p>", "caf\xef\xbf\xbd ok\n\n\xc3\xa9t\xc3\xa9");
     /* a NUL byte does not end the document */
-    t = m2s_html_to_text("<p>a</p>\0<p>b</p>", 17);
+    t = m2s_html_to_text("<p>a</p>\0<p>b</p>", 17, 0);
     ck_assert_str_eq(t, "a\n\nb");
     free(t);
     ASSERT_HTML("<div><p><b>x</div></i></table>", "x");
 
-    t = m2s_html_to_text("", 0);
+    t = m2s_html_to_text("", 0, 0);
     ck_assert_str_eq(t, "");
     free(t);
-    t = m2s_html_to_text(NULL, 0);
+    t = m2s_html_to_text(NULL, 0, 0);
     ck_assert_str_eq(t, "");
     free(t);
     /* only the given length is read */
-    t = m2s_html_to_text("<p>abc</p><p>IGNORED</p>", 10);
+    t = m2s_html_to_text("<p>abc</p><p>IGNORED</p>", 10, 0);
     ck_assert_str_eq(t, "abc");
     free(t);
     ASSERT_HTML("<html><head><style>x</style></head><body> </body></html>", "");
@@ -232,9 +232,33 @@ START_TEST(test_garbage)
     for (int i = 0; i < 3000; i++)
         m2s_buf_adds(&b, "<div>");
     m2s_buf_adds(&b, "deep");
-    t = m2s_html_to_text(b.data, b.len);
+    t = m2s_html_to_text(b.data, b.len, 0);
     ck_assert_ptr_nonnull(t);
     free(t);
+    m2s_buf_free(&b);
+}
+END_TEST
+
+/* max_text stops early, and what comes out is the start of the whole. */
+START_TEST(test_max_text)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    m2s_buf_adds(&b, "<html><head><style>p { color: red }</style></head><body>");
+    for (int i = 0; i < 2000; i++)
+        m2s_buf_printf(&b, "<p>Paragraph %d of the digest.</p><pre>   </pre>"
+                           "<table><tr><td>cell %d</td><td>x</td></tr></table>", i, i);
+    m2s_buf_adds(&b, "</body></html>");
+    char *all = m2s_html_to_text(b.data, b.len, 0);
+    char *part = m2s_html_to_text(b.data, b.len, 4096);
+    size_t n = strlen(part);
+    ck_assert_uint_ge(n, 4096);
+    ck_assert_uint_lt(n, strlen(all) / 4);
+    ck_assert_int_eq(strncmp(part, all, n), 0);
+    ck_assert(strstr(all, "Paragraph 1999 of the digest.") != NULL);
+    ck_assert(strstr(part, "Paragraph 1999") == NULL);
+    free(all);
+    free(part);
     m2s_buf_free(&b);
 }
 END_TEST
@@ -294,6 +318,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_hidden);
     tcase_add_test(tc, test_alertmanager);
     tcase_add_test(tc, test_garbage);
+    tcase_add_test(tc, test_max_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("boilerplate");
     tcase_add_test(tc, test_boilerplate);
