@@ -320,6 +320,22 @@ static char *summary_line(m2s_class cls, const char *dsn, const m2s_strv *whys,
     return line;
 }
 
+const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *routes,
+                                 m2s_state *state, size_t *n_out)
+{
+    const char **numbers = xcalloc(routes->n ? routes->n : 1, sizeof *numbers);
+    size_t n = 0;
+    for (size_t i = 0; i < routes->n; i++) {
+        bool sent = false;
+        if (state && m2s_state_is_sent(state, msg->key, routes->t[i].number, &sent) == 0 &&
+            sent)
+            continue;
+        numbers[n++] = routes->t[i].number;
+    }
+    *n_out = n;
+    return numbers;
+}
+
 void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                  const m2s_message *msg, const m2s_routes *routes,
                  m2s_media_set *media, m2s_state *state, m2s_http *http,

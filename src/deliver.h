@@ -27,6 +27,13 @@ typedef struct m2s_result {
     char *line;                 /* the one line for Postfix; NULL on success; owned */
 } m2s_result;
 
+/* The numbers of routes still to be sent for msg: every one, less those
+ * the journal says the API accepted on an earlier try (none are left out
+ * without a state, or when the journal cannot be read). Returns a new
+ * array of n_out pointers into routes (caller frees the array only). */
+const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *routes,
+                                 m2s_state *state, size_t *n_out);
+
 /* Send msg to every target of routes (route failures are counted in the
  * result too). state may be NULL only in a dry run. */
 void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,

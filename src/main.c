@@ -209,11 +209,11 @@ int main(int argc, char **argv)
                 goto out;
             }
         }
-        const char **numbers = xcalloc(routes.n, sizeof *numbers);
-        for (size_t i = 0; i < routes.n; i++)
-            numbers[i] = routes.t[i].number;
-        bool media_needed = m2s_media_needed(cfg, &media, numbers, routes.n);
-        free(numbers);
+        /* On a retry, only the numbers not yet sent can need the media. */
+        size_t n_pending = 0;
+        const char **pending = m2s_deliver_pending(msg, &routes, state, &n_pending);
+        bool media_needed = m2s_media_needed(cfg, &media, pending, n_pending);
+        free(pending);
         if (media_needed && !cli.dry_run) {
             /* Only now, and only the chosen items, are decoded. */
             for (size_t i = 0; i < media.n; i++)

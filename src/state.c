@@ -445,6 +445,29 @@ out:
     return res;
 }
 
+int m2s_state_is_sent(m2s_state *st, const char *key, const char *number, bool *sent)
+{
+    int ret = -1;
+    *sent = false;
+    if (!st || !key || !number)
+        return -1;
+    sqlite3_stmt *s = prepare(st, "SELECT 1 FROM journal WHERE mail_key = ?1 AND number = ?2"
+                              " AND state = 'sent'", "ss", key, number);
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *sent = true;
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 0;
+    } else {
+        db_error(st, "cannot read the journal");
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
 int m2s_state_mark_sent(m2s_state *st, const char *key, const char *number,
                         const char *id)
 {

@@ -30,6 +30,10 @@ typedef enum m2s_claim {
 m2s_claim m2s_state_claim(m2s_state *st, const char *key, const char *number,
                           double lease_seconds);
 
+/* Whether the API already accepted this mail for number: *sent. Reads
+ * only; 0 or -1. */
+int m2s_state_is_sent(m2s_state *st, const char *key, const char *number, bool *sent);
+
 /* Record that the API accepted the message (id may be NULL). 0 or -1. */
 int m2s_state_mark_sent(m2s_state *st, const char *key, const char *number,
                         const char *id);

@@ -255,11 +255,19 @@ START_TEST(test_claim_mark_claim)
 {
     char *dir = state_dir();
     m2s_state *st = open_ok(dir);
+    bool sent = true;
     ck_assert_int_eq(m2s_state_claim(st, "<a@x>", "+31611111111", 30), M2S_CLAIM_OK);
+    /* Claimed is not sent. */
+    ck_assert_int_eq(m2s_state_is_sent(st, "<a@x>", "+31611111111", &sent), 0);
+    ck_assert(!sent);
     /* Our own claim is still ours. */
     ck_assert_int_eq(m2s_state_claim(st, "<a@x>", "+31611111111", 30), M2S_CLAIM_OK);
     ck_assert_int_eq(m2s_state_mark_sent(st, "<a@x>", "+31611111111", "msg-1"), 0);
     ck_assert_int_eq(m2s_state_claim(st, "<a@x>", "+31611111111", 30), M2S_CLAIM_SENT);
+    ck_assert_int_eq(m2s_state_is_sent(st, "<a@x>", "+31611111111", &sent), 0);
+    ck_assert(sent);
+    ck_assert_int_eq(m2s_state_is_sent(st, "<a@x>", "+31699999999", &sent), 0);
+    ck_assert(!sent);
     /* Another mail, or another number, is independent. */
     ck_assert_int_eq(m2s_state_claim(st, "<b@x>", "+31611111111", 30), M2S_CLAIM_OK);
     ck_assert_int_eq(m2s_state_claim(st, "<a@x>", "+31622222222", 30), M2S_CLAIM_OK);

@@ -512,6 +512,29 @@ def _():
     eq(body_of(US)["type"], "image", "sent on the retry")
 
 
+@case("a retry stores media only for numbers not yet sent")
+def _():
+    _, conf = setup(numbers=(US, US2), bird=FAST, deadline=5)
+    raw = fixture("image-png")
+    FAKE.faults([{"endpoint": "messages", "number": US2, "status": 503}])
+    res = send(conf, raw)
+    eq(res.rc, 75, "first run: US2 deferred (%r)" % res)
+    check("+15550100456" in res.out, "the line names US2: %r" % res.out)
+    eq(len(reqs("presign")), 1, "first run: one presign")
+    eq(len(FAKE.messages()), 1, "first run: US accepted")
+    FAKE.faults([])
+    ok(send(conf, raw))
+    eq(len(reqs("presign")), 2, "the retry stores the image again, for US2")
+    eq(body_of(US2)["type"], "image", "US2 gets the image on the retry")
+    eq(len(FAKE.messages()), 2, "US not sent twice")
+    # Every number has it now: a further run (Postfix retrying after a
+    # crash, say) sends nothing and stores nothing, even if storing fails.
+    FAKE.faults([{"endpoint": "presign", "status": 503}])
+    ok(send(conf, raw))
+    eq(len(reqs("presign")), 2, "nothing stored for a mail already sent")
+    eq(len(FAKE.messages()), 2, "nothing sent again")
+
+
 # ---------------------------------------------------------------- directory store
 
 def dir_setup(numbers=(US,), base="https://media.example.com/sms/"):
