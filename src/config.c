@@ -105,6 +105,7 @@ static const key_def keys[] = {
     { "state",                      K_GROUP, NOFF, NULL, 0, 0, "group" },
     { "state.retention_days",       K_INT,   OFF(retention_days), NULL, 1, 3650, "integer" },
     { "state_dir",                  K_STR,   OFF(state_dir), NULL, 0, 0, "string" },
+    { "log_file",                   K_STR,   OFF(log_file), NULL, 0, 0, "string" },
     { "deadline",                   K_INT,   OFF(deadline), NULL, 5, 3600, "integer" },
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -734,6 +735,8 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
                 "media.max_total_bytes must not be smaller than media.max_bytes");
     if (!cfg->state_dir || cfg->state_dir[0] != '/')
         problem(ld, config_lookup(lc, "state_dir"), "state_dir must be an absolute path");
+    if (cfg->log_file && cfg->log_file[0] != '/')
+        problem(ld, config_lookup(lc, "log_file"), "log_file must be an absolute path");
     if (cfg->deadline < cfg->timeout + cfg->connect_timeout)
         problem(ld, config_lookup(lc, "deadline"),
                 "deadline (%lds) must be at least bird.timeout + bird.connect_timeout (%lds)",
@@ -879,6 +882,7 @@ void m2s_config_free(m2s_config *cfg)
     free(cfg->media_directory);
     free(cfg->media_base_url);
     free(cfg->state_dir);
+    free(cfg->log_file);
     free(cfg);
 }
 
@@ -941,4 +945,5 @@ void m2s_config_summary(const m2s_config *cfg, FILE *out)
             "mail up to %lld bytes\n", cfg->per_number_per_hour, cfg->per_sender_per_hour,
             CHOICE(w_exceed, cfg->on_exceed), (long long)cfg->max_message_bytes);
     fprintf(out, "state: %s (journal kept %ld days)\n", cfg->state_dir, cfg->retention_days);
+    fprintf(out, "log: %s\n", cfg->log_file ? cfg->log_file : "syslog (facility mail)");
 }

@@ -108,6 +108,7 @@ typedef struct m2s_config {
 
     /* state */
     char *state_dir;                /* default LOCALSTATEDIR "/lib/mail2sms" */
+    char *log_file;                 /* NULL: syslog */
     long retention_days;            /* default 30 */
 
     long deadline;                  /* seconds for the whole run, default 120 */

@@ -1,5 +1,6 @@
-/* log.h - syslog (facility mail, ident "mail2sms"), plus standard error
- * with -v. Lines follow Postfix's style:
+/* log.h - syslog (facility mail, ident "mail2sms"), or a file of the
+ * operator's (log_file), plus standard error with -v. Lines follow
+ * Postfix's style:
  *   QUEUEID: to=<addr>, number=+31..., status=sent, id=..., parts=2
  * Nothing passed here may contain the access key; callers never pass it.
  */
@@ -11,6 +12,10 @@
 
 /* queue_id is copied; NULL or "" logs "NOQUEUE". */
 void m2s_log_open(const char *queue_id, bool verbose);
+/* From now on write to the file at path (appended, created 0640) instead
+ * of syslog. -1 with *why (new string) when it cannot be opened: logging
+ * stays with syslog. */
+int m2s_log_to_file(const char *path, char **why);
 void m2s_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Debug detail: only written when verbose (to stderr and syslog LOG_DEBUG). */
 void m2s_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -149,6 +149,12 @@ int main(int argc, char **argv)
         free(text);
         goto out;
     }
+    /* A dry run writes nothing, not even a log file it might create. */
+    if (cfg->log_file && !cli.dry_run && m2s_log_to_file(cfg->log_file, &why) != 0) {
+        m2s_log(LOG_WARNING, "%s; logging to syslog", why);
+        free(why);
+        why = NULL;
+    }
     double deadline_at = m2s_now() + (double)cfg->deadline - 1.0;
     signal(SIGALRM, on_deadline);
     alarm((unsigned)cfg->deadline);

@@ -6,6 +6,8 @@ the exit code and status line the contract (interface.md) asks for."""
 import hashlib
 import json
 import os
+import re
+import stat
 import sys
 import threading
 import time
@@ -397,6 +399,44 @@ def _():
     conf = write_config(d, url, bird={"timeout": 2, "connect_timeout": 2}, deadline=8)
     r = send(conf)
     assert_failed(r, 75, "4.4.1")
+
+
+@case("log_file: one line per number there instead of syslog; a dry run writes none")
+def _():
+    FAKE.reset()
+    d = tmpdir()
+    logf = os.path.join(d, "mail2sms.log")
+    conf = setup(log_file=logf)
+    r = send(conf, data=mail(subject="Disk full", message_id="<logfile-1@monitoring.example.com>"))
+    eq(r.rc, 0, "exit (%r)" % r)
+    with open(logf, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d \S+ mail2sms\[\d+\]: 4F3A21C0E2: "
+    for n in ONCALL:
+        found = [l for l in lines if re.match(stamp + r"to=<oncall@sms\.example\.com>, number=%s, "
+                                              r"status=sent, id=" % re.escape(n), l)]
+        eq(len(found), 1, "log line for %s in %r" % (n, lines))
+    check(DEFAULT_KEY not in "\n".join(lines), "access key in the log file")
+    eq(stat.S_IMODE(os.stat(logf).st_mode), 0o640, "log file mode")
+    # A dry run does not create the file.
+    os.unlink(logf)
+    r = send(conf, extra=["-n"])
+    eq(r.rc, 0, "dry run (%r)" % r)
+    check(not os.path.exists(logf), "a dry run created the log file")
+
+
+@case("log_file that cannot be opened: the mail still goes, a warning says why")
+def _():
+    FAKE.reset()
+    conf = setup(log_file="/nonexistent-dir/mail2sms.log")
+    r = send(conf, data=mail(message_id="<logfile-2@monitoring.example.com>"), extra=["-v"])
+    eq(r.rc, 0, "exit (%r)" % r)
+    eq(len(FAKE.messages()), len(ONCALL), "sent")
+    check("cannot open log_file /nonexistent-dir/mail2sms.log" in r.err,
+          "warning on stderr with -v: %r" % r.err)
+    r = run(["--check-config", "-c", setup(log_file="relative.log")])
+    eq(r.rc, 78, "a relative log_file is a configuration error")
+    check("log_file must be an absolute path" in r.out, r.out)
 
 
 @case("secrecy: key not in stdout/stderr with -v, nor in argv of the running process")
