@@ -215,11 +215,15 @@ int main(int argc, char **argv)
                 goto out;
             }
         }
-        /* On a retry, only the numbers not yet sent can need the media. */
-        size_t n_pending = 0;
-        const char **pending = m2s_deliver_pending(msg, &routes, state, &n_pending);
-        bool media_needed = m2s_media_needed(cfg, &media, pending, n_pending);
-        free(pending);
+        /* On a retry, only the numbers not yet sent can need the media;
+         * a mail without any asks the journal nothing here. */
+        bool media_needed = false;
+        if (media.n > 0) {
+            size_t n_pending = 0;
+            const char **pending = m2s_deliver_pending(msg, &routes, state, &n_pending);
+            media_needed = m2s_media_needed(cfg, &media, pending, n_pending);
+            free(pending);
+        }
         if (media_needed && !cli.dry_run) {
             /* Only now, and only the chosen items, are decoded. */
             for (size_t i = 0; i < media.n; i++)
