@@ -907,11 +907,10 @@ static const char *const w_store[] = { "bird", "directory" };
 static const char *const w_non_mms[] = { "links", "drop" };
 static const char *const w_exceed[] = { "defer", "drop" };
 
-void m2s_config_summary(const m2s_config *cfg, FILE *out)
+void m2s_config_summary(const m2s_config *cfg, const char *endpoint, FILE *out)
 {
     fprintf(out, "configuration: %s\n", cfg->path);
-    fprintf(out, "endpoint: %s/workspaces/%s/channels/%s/messages\n",
-            cfg->api_url, cfg->workspace_id, cfg->channel_id);
+    fprintf(out, "endpoint: %s\n", endpoint);
     fprintf(out, "access key: %s (%zu characters, not shown)\n",
             cfg->access_key_file ? cfg->access_key_file : "inline", strlen(cfg->access_key));
     fprintf(out, "timeouts: connect %lds, request %lds, deadline %lds\n",

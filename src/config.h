@@ -128,9 +128,10 @@ m2s_config *m2s_config_load_string(const char *text, const char *name,
 
 void m2s_config_free(m2s_config *cfg);
 
-/* Print the --check-config summary (endpoint, channel, aliases, limits).
- * Never prints the access key or the sender token. */
-void m2s_config_summary(const m2s_config *cfg, FILE *out);
+/* Print the --check-config summary (endpoint, as the caller names it;
+ * channel, aliases, limits). Never prints the access key or the sender
+ * token. */
+void m2s_config_summary(const m2s_config *cfg, const char *endpoint, FILE *out);
 
 /* Find an alias by name, case-insensitively; NULL if none. Borrowed. */
 const m2s_alias *m2s_config_alias(const m2s_config *cfg, const char *name);

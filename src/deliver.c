@@ -13,21 +13,17 @@
 #include <string.h>
 
 #include "deliver.h"
-#include "http.h"
 #include "log.h"
 #include "payload.h"
 
 typedef struct job {
     const m2s_target *t;
-    m2s_class cls;
-    const char *dsn;            /* refines the class's DSN; static */
-    char *why;                  /* for the Postfix line and the log */
+    m2s_status st;              /* how it went; its reason goes to Postfix and the log */
     char *body;                 /* request JSON */
     char *id;                   /* Bird message id */
     m2s_sms_count count;
     bool truncated;
     bool claimed;
-    bool send;                  /* has a request in the batch */
     bool sent_before;           /* the journal says this mail reached it already */
     bool rate_taken;            /* holds one per-number storm-limit event */
     long suppressed;            /* taken from the state, re-added on failure */
@@ -42,16 +38,9 @@ static job *job_of(m2s_http_req *req)
 
 typedef struct batch_ctx {
     m2s_state *state;
+    const m2s_bird *bird;
     const char *key;
 } batch_ctx;
-
-static void set_fail(job *j, m2s_class cls, const char *dsn, char *why)
-{
-    j->cls = cls;
-    j->dsn = dsn;
-    free(j->why);
-    j->why = why;
-}
 
 /* ------------------------------------------------------------ text */
 
@@ -69,8 +58,8 @@ static char *media_links(const m2s_media_set *media)
     return m2s_buf_steal(&b);
 }
 
-static void build_request(const m2s_config *cfg, const m2s_deliver_opts *opts,
-                          const m2s_message *msg, m2s_media_set *media, job *j)
+static void build_request(const m2s_config *cfg, const m2s_message *msg,
+                          const m2s_media_set *media, job *j)
 {
     const m2s_alias *alias = j->t->alias;
     const m2s_template *tmpl = alias && alias->tmpl ? alias->tmpl : cfg->tmpl;
@@ -127,7 +116,7 @@ static void build_request(const m2s_config *cfg, const m2s_deliver_opts *opts,
                                  &j->truncated, &why);
         }
         if (c != M2S_OK) {
-            set_fail(j, c, NULL, why);
+            m2s_status_take(&j->st, c, NULL, why);
             why = NULL;
             goto out;
         }
@@ -145,16 +134,6 @@ static void build_request(const m2s_config *cfg, const m2s_deliver_opts *opts,
         }
     }
     j->body = m2s_payload_message(&in);
-    if (opts->dry_run) {
-        char *url = xasprintf("%s/workspaces/%s/channels/%s/messages", cfg->api_url,
-                              cfg->workspace_id, cfg->channel_id);
-        char *line = m2s_payload_dry_run_line("POST", url, j->body);
-        fprintf(opts->dry_out, "%s\n", line);
-        free(line);
-        free(url);
-    } else {
-        j->send = true;
-    }
 out:
     free(refs);
     m2s_strv_free(&values);
@@ -166,71 +145,15 @@ out:
 
 /* -------------------------------------------------------- journal */
 
-static void classify_answer(job *j)
-{
-    m2s_http_req *r = &j->req;
-    char *err = NULL;
-    if (r->err != M2S_HTTP_OK) {
-        static const char *const dsn[] = {
-            [M2S_HTTP_DNS] = "4.4.3", [M2S_HTTP_CONNECT] = "4.4.1",
-            [M2S_HTTP_TIMEOUT] = "4.4.2", [M2S_HTTP_DROPPED] = "4.4.2",
-            [M2S_HTTP_TLS] = "4.4.0", [M2S_HTTP_DEADLINE] = "4.4.7",
-            [M2S_HTTP_OTHER] = "4.4.0",
-        };
-        set_fail(j, M2S_E_NETWORK, dsn[r->err],
-                 xasprintf("Bird API unreachable for %s: %s%s (%d attempt%s)", j->t->number,
-                           r->err_text ? r->err_text : "network error",
-                           r->maybe_sent ? ", the request may have arrived" : "",
-                           r->attempts, r->attempts == 1 ? "" : "s"));
-        return;
-    }
-    long st = r->status;
-    if (st >= 200 && st < 300) {
-        char *status = NULL;
-        if (m2s_payload_parse_accepted(r->resp, r->resp_len, &j->id, &status) != 0) {
-            /* Accepted, but the reply is not Bird's message: it was sent. */
-            m2s_log(LOG_WARNING, "number=%s: HTTP %ld with an unreadable reply; "
-                    "counting it as sent", j->t->number, st);
-            j->id = xstrdup("unknown");
-        }
-        free(status);
-        j->cls = M2S_OK;
-        return;
-    }
-    err = m2s_payload_error_text(r->resp, r->resp_len);
-    const char *detail = err ? err : "no Bird error body";
-    if (st == 401 || st == 403 || st == 404)
-        set_fail(j, M2S_E_API_AUTH, NULL,
-                 xasprintf("Bird API refused the credentials or ids (HTTP %ld): %s "
-                           "(check bird.access_key, workspace_id, channel_id)", st, detail));
-    else if (st == 400 || st == 409 || st == 413 || st == 422)
-        set_fail(j, M2S_E_CONTENT, NULL,
-                 xasprintf("Bird API rejected the message for %s (HTTP %ld): %s",
-                           j->t->number, st, detail));
-    else if (st == 408 || st == 429 || st >= 500)
-        set_fail(j, M2S_E_API_TEMP, NULL,
-                 xasprintf("Bird API busy for %s (HTTP %ld after %d attempt%s): %s",
-                           j->t->number, st, r->attempts, r->attempts == 1 ? "" : "s", detail));
-    else
-        set_fail(j, M2S_E_INTERNAL, NULL,
-                 xasprintf("unexpected answer from the Bird API for %s (HTTP %ld): %s",
-                           j->t->number, st, detail));
-    free(err);
-}
-
 static void on_done(m2s_http_req *req, void *user)
 {
     batch_ctx *ctx = user;
     job *j = job_of(req);
-    classify_answer(j);
-    if (!ctx->state)
+    if (m2s_bird_sent(ctx->bird, req, j->t->number, &j->id, &j->st) != M2S_OK || !ctx->state)
         return;
-    if (j->cls == M2S_OK) {
-        if (m2s_state_mark_sent(ctx->state, ctx->key, j->t->number, j->id) != 0)
-            m2s_log(LOG_ERR, "number=%s: sent, but the journal could not record it",
-                    j->t->number);
-        j->claimed = false;
-    }
+    if (m2s_state_mark_sent(ctx->state, ctx->key, j->t->number, j->id) != 0)
+        m2s_log(LOG_ERR, "number=%s: sent, but the journal could not record it", j->t->number);
+    j->claimed = false;
 }
 
 /* --------------------------------------------------------- limits */
@@ -241,7 +164,7 @@ static void take_limits(const m2s_config *cfg, m2s_state *st, const m2s_message 
     bool allowed = true;
     if (m2s_state_rate_take(st, "number", j->t->number, cfg->per_number_per_hour,
                             &allowed) != 0) {
-        set_fail(j, M2S_E_STATE, NULL, xstrdup("state store: cannot count the storm limit"));
+        m2s_status_set(&j->st, M2S_E_STATE, NULL, "state store: cannot count the storm limit");
         return;
     }
     if (!allowed) {
@@ -249,13 +172,11 @@ static void take_limits(const m2s_config *cfg, m2s_state *st, const m2s_message 
             m2s_state_suppressed_add(st, j->t->number);
             m2s_state_mark_sent(st, msg->key, j->t->number, "dropped");
             j->claimed = false;
-            set_fail(j, M2S_DROPPED, NULL,
-                     xasprintf("limits.per_number_per_hour (%ld) reached for %s",
-                               cfg->per_number_per_hour, j->t->number));
+            m2s_status_set(&j->st, M2S_DROPPED, NULL, "limits.per_number_per_hour (%ld) "
+                           "reached for %s", cfg->per_number_per_hour, j->t->number);
         } else {
-            set_fail(j, M2S_E_RATE_DEFER, NULL,
-                     xasprintf("limits.per_number_per_hour (%ld) reached for %s; try later",
-                               cfg->per_number_per_hour, j->t->number));
+            m2s_status_set(&j->st, M2S_E_RATE_DEFER, NULL, "limits.per_number_per_hour (%ld) "
+                           "reached for %s; try later", cfg->per_number_per_hour, j->t->number);
         }
         return;
     }
@@ -265,47 +186,45 @@ static void take_limits(const m2s_config *cfg, m2s_state *st, const m2s_message 
 }
 
 static m2s_class sender_limit(const m2s_config *cfg, m2s_state *st, const char *who,
-                              char **why)
+                              m2s_status *out)
 {
     bool allowed = true;
     if (cfg->per_sender_per_hour <= 0 || !st)
         return M2S_OK;
-    if (m2s_state_rate_take(st, "sender", who, cfg->per_sender_per_hour, &allowed) != 0) {
-        *why = xstrdup("state store: cannot count the storm limit");
-        return M2S_E_STATE;
-    }
+    if (m2s_state_rate_take(st, "sender", who, cfg->per_sender_per_hour, &allowed) != 0)
+        return m2s_status_set(out, M2S_E_STATE, NULL, "state store: cannot count the storm limit");
     if (allowed)
         return M2S_OK;
-    *why = xasprintf("limits.per_sender_per_hour (%ld) reached for <%s>%s",
-                     cfg->per_sender_per_hour, who,
-                     cfg->on_exceed == M2S_EXCEED_DEFER ? "; try later" : "");
-    return cfg->on_exceed == M2S_EXCEED_DROP ? M2S_DROPPED : M2S_E_RATE_DEFER;
+    return m2s_status_set(out, cfg->on_exceed == M2S_EXCEED_DROP ? M2S_DROPPED : M2S_E_RATE_DEFER,
+                          NULL, "limits.per_sender_per_hour (%ld) reached for <%s>%s",
+                          cfg->per_sender_per_hour, who,
+                          cfg->on_exceed == M2S_EXCEED_DEFER ? "; try later" : "");
 }
 
 /* ---------------------------------------------------------- result */
 
 static void log_job(const job *j)
 {
-    const m2s_outcome_row *row = m2s_outcome(j->cls);
-    if (j->cls == M2S_OK && j->sent_before)
+    const m2s_outcome_row *row = m2s_outcome(j->st.cls);
+    if (j->st.cls == M2S_OK && j->sent_before)
         m2s_log(LOG_INFO, "to=<%s>, number=%s, status=sent (already sent for this mail)",
                 j->t->recipient, j->t->number);
-    else if (j->cls == M2S_OK)
+    else if (j->st.cls == M2S_OK)
         m2s_log(LOG_INFO, "to=<%s>, number=%s, status=sent, id=%s, parts=%d, encoding=%s%s",
                 j->t->recipient, j->t->number, j->id ? j->id : "-", j->count.parts,
                 j->count.encoding == M2S_ENC_GSM7 ? "gsm7" : "ucs2",
                 j->truncated ? ", truncated" : "");
     else {
-        char *line = m2s_outcome_line(j->cls, j->dsn, j->why);
-        m2s_log(j->cls == M2S_DROPPED ? LOG_NOTICE : LOG_WARNING,
+        char *line = m2s_status_line(&j->st);
+        m2s_log(j->st.cls == M2S_DROPPED ? LOG_NOTICE : LOG_WARNING,
                 "to=<%s>, number=%s, status=%s (%s)", j->t->recipient, j->t->number,
                 row->status, line);
         free(line);
     }
 }
 
-static char *summary_line(m2s_class cls, const char *dsn, const m2s_strv *whys,
-                          size_t n_sent, size_t n_total)
+/* The reasons of the whole mail, in one text. New string. */
+static char *summary(m2s_class cls, const m2s_strv *whys, size_t n_sent, size_t n_total)
 {
     m2s_buf b;
     m2s_buf_init(&b);
@@ -314,10 +233,7 @@ static char *summary_line(m2s_class cls, const char *dsn, const m2s_strv *whys,
     if (n_total > 1 && n_sent > 0 && m2s_outcome_is_temporary(cls))
         m2s_buf_printf(&b, " (%zu of %zu numbers done; they will not get it again)",
                        n_sent, n_total);
-    char *text = m2s_buf_steal(&b);
-    char *line = m2s_outcome_line(cls, dsn, text);
-    free(text);
-    return line;
+    return m2s_buf_steal(&b);
 }
 
 const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *routes,
@@ -338,39 +254,37 @@ const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *route
 
 void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                  const m2s_message *msg, const m2s_routes *routes,
-                 m2s_media_set *media, m2s_state *state, m2s_http *http,
-                 m2s_result *res)
+                 const m2s_media_set *media, m2s_state *state, m2s_bird *bird,
+                 m2s_status *out)
 {
     size_t n = routes->n;
     job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
     m2s_http_req **reqs = xcalloc(n ? n : 1, sizeof *reqs);
     size_t n_req = 0;
-    batch_ctx ctx = { opts->dry_run ? NULL : state, msg->key };
+    batch_ctx ctx = { state, bird, msg->key };
     m2s_strv whys = { 0 };
     m2s_class worst = M2S_OK;
     const char *worst_dsn = NULL;
-    char *sender_why = NULL;
-    res->cls = M2S_OK;
-    res->line = NULL;
+    m2s_status sender_st = M2S_STATUS_INIT;
+    m2s_status_clear(out);
 
     /* Whole-mail storm limit per sender. */
     const char *who = opts->sender && *opts->sender ? opts->sender
                     : msg->from_addr && *msg->from_addr ? msg->from_addr : "<>";
-    m2s_class sc = opts->dry_run ? M2S_OK : sender_limit(cfg, ctx.state, who, &sender_why);
+    m2s_class sc = sender_limit(cfg, state, who, &sender_st);
 
     for (size_t i = 0; i < n; i++) {
         job *j = &jobs[i];
         j->t = &routes->t[i];
-        j->cls = M2S_OK;
         if (sc != M2S_OK) {
-            set_fail(j, sc, NULL, xstrdup(sender_why));
+            m2s_status_set(&j->st, sc, NULL, "%s", sender_st.why);
             if (sc == M2S_DROPPED)
-                m2s_state_suppressed_add(ctx.state, j->t->number);
+                m2s_state_suppressed_add(state, j->t->number);
             continue;
         }
-        if (ctx.state) {
+        if (state) {
             double lease = opts->deadline_at - m2s_now() + 60;
-            switch (m2s_state_claim(ctx.state, msg->key, j->t->number, lease)) {
+            switch (m2s_state_claim(state, msg->key, j->t->number, lease)) {
             case M2S_CLAIM_OK:
                 j->claimed = true;
                 break;
@@ -378,42 +292,32 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                 j->sent_before = true;
                 continue;
             case M2S_CLAIM_BUSY:
-                set_fail(j, M2S_E_STATE, NULL,
-                         xasprintf("another mail2sms is sending this mail to %s; try later",
-                                   j->t->number));
+                m2s_status_set(&j->st, M2S_E_STATE, NULL, "another mail2sms is sending this "
+                               "mail to %s; try later", j->t->number);
                 continue;
             default:
-                set_fail(j, M2S_E_STATE, NULL, xstrdup("state store: cannot claim the number"));
+                m2s_status_set(&j->st, M2S_E_STATE, NULL, "state store: cannot claim the number");
                 continue;
             }
-            take_limits(cfg, ctx.state, msg, j);
-            if (j->cls != M2S_OK)
+            take_limits(cfg, state, msg, j);
+            if (j->st.cls != M2S_OK)
                 continue;
         }
-        build_request(cfg, opts, msg, media, j);
-        if (j->cls != M2S_OK || !j->send)
+        build_request(cfg, msg, media, j);
+        if (j->st.cls != M2S_OK)
             continue;
-        j->req.url = NULL;
+        m2s_bird_request(bird, M2S_BIRD_SEND, &j->req);
+        j->req.body = j->body;
+        j->req.body_len = strlen(j->body);
+        j->req.label = j->t->number;
+        j->req.done = on_done;
+        j->req.user = &ctx;
         reqs[n_req++] = &j->req;
     }
 
     if (n_req > 0) {
-        char *url = xasprintf("%s/workspaces/%s/channels/%s/messages", cfg->api_url,
-                              cfg->workspace_id, cfg->channel_id);
-        for (size_t i = 0; i < n_req; i++) {
-            job *j = job_of(reqs[i]);
-            j->req.method = "POST";
-            j->req.url = url;
-            j->req.body = j->body;
-            j->req.body_len = strlen(j->body);
-            j->req.auth = true;
-            j->req.done = on_done;
-            j->req.user = &ctx;
-        }
-        m2s_http_run(http, reqs, n_req);
-        free(url);
-        m2s_http_stats hs;
-        m2s_http_get_stats(http, &hs);
+        m2s_transport_stats hs;
+        m2s_bird_run(bird, reqs, n_req, opts->deadline_at, &hs);
         m2s_debug("%zu message%s: %lu HTTP requests, %lu of them retries", n_req,
                   n_req == 1 ? "" : "s", hs.requests, hs.retries);
     }
@@ -421,20 +325,19 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
     size_t n_sent = 0;
     for (size_t i = 0; i < n; i++) {
         job *j = &jobs[i];
-        if (j->cls == M2S_OK || j->cls == M2S_DROPPED)
+        if (j->st.cls == M2S_OK || j->st.cls == M2S_DROPPED)
             n_sent++;
-        if (ctx.state && j->claimed && j->cls != M2S_OK) {
+        if (state && j->claimed && j->st.cls != M2S_OK) {
             /* Not sent: the claim, the storm-limit event and the count of
              * suppressed messages go back, so the retry finds them as
              * they were. Only what reached a phone counts. */
-            m2s_state_release(ctx.state, msg->key, j->t->number);
+            m2s_state_release(state, msg->key, j->t->number);
             if (j->rate_taken)
-                m2s_state_rate_give_back(ctx.state, "number", j->t->number);
+                m2s_state_rate_give_back(state, "number", j->t->number);
             for (long k = 0; k < j->suppressed; k++)
-                m2s_state_suppressed_add(ctx.state, j->t->number);
+                m2s_state_suppressed_add(state, j->t->number);
         }
-        if (!opts->dry_run)
-            log_job(j);
+        log_job(j);
     }
     /* Recipients that gave no number at all. */
     for (size_t i = 0; i < routes->n_fail; i++) {
@@ -448,47 +351,41 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
 
     /* The worst class wins; its reasons make the line. */
     for (size_t i = 0; i < n; i++)
-        worst = m2s_outcome_worse(worst, jobs[i].cls);
+        worst = m2s_outcome_worse(worst, jobs[i].st.cls);
     for (size_t i = 0; i < routes->n_fail; i++)
         worst = m2s_outcome_worse(worst, routes->fail[i].cls);
     if (worst != M2S_OK && worst != M2S_DROPPED) {
         bool temp = m2s_outcome_is_temporary(worst);
         for (size_t i = 0; i < n; i++) {
-            job *j = &jobs[i];
-            bool same = temp ? m2s_outcome_is_temporary(j->cls) : j->cls == worst ||
-                        (m2s_outcome(j->cls)->severity >= 10 && !m2s_outcome_is_temporary(j->cls));
-            if (!same || !j->why || m2s_strv_contains(&whys, j->why))
+            const m2s_status *js = &jobs[i].st;
+            bool same = temp ? m2s_outcome_is_temporary(js->cls) : js->cls == worst ||
+                        (m2s_outcome(js->cls)->severity >= 10 && !m2s_outcome_is_temporary(js->cls));
+            if (!same || !js->why || m2s_strv_contains(&whys, js->why))
                 continue;
-            if (!worst_dsn && j->cls == worst)
-                worst_dsn = j->dsn;
-            m2s_strv_add(&whys, j->why);
+            if (!worst_dsn && js->cls == worst)
+                worst_dsn = js->dsn;
+            m2s_strv_add(&whys, js->why);
         }
         for (size_t i = 0; i < routes->n_fail && !temp; i++)
             if (!m2s_strv_contains(&whys, routes->fail[i].why))
                 m2s_strv_add(&whys, routes->fail[i].why);
-        res->line = summary_line(worst, worst_dsn, &whys, n_sent, n + routes->n_fail);
+        m2s_status_take(out, worst, worst_dsn, summary(worst, &whys, n_sent, n + routes->n_fail));
+    } else {
+        out->cls = worst;
     }
-    res->cls = worst;
     /* A mail that will be retried has not used up its sender's budget. */
-    if (ctx.state && sc == M2S_OK && cfg->per_sender_per_hour > 0 &&
+    if (state && sc == M2S_OK && cfg->per_sender_per_hour > 0 &&
         m2s_outcome_is_temporary(worst))
-        m2s_state_rate_give_back(ctx.state, "sender", who);
+        m2s_state_rate_give_back(state, "sender", who);
 
     for (size_t i = 0; i < n; i++) {
-        free(jobs[i].why);
+        m2s_status_clear(&jobs[i].st);
         free(jobs[i].body);
         free(jobs[i].id);
         m2s_http_req_clear(&jobs[i].req);
     }
     m2s_strv_free(&whys);
-    free(sender_why);
+    m2s_status_clear(&sender_st);
     free(reqs);
     free(jobs);
-}
-
-void m2s_result_clear(m2s_result *res)
-{
-    free(res->line);
-    res->line = NULL;
-    res->cls = M2S_OK;
 }

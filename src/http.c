@@ -1,4 +1,5 @@
-/* http.c - a batch of requests to Bird over libcurl's multi interface.
+/* http.c - the libcurl transport: a batch of requests over libcurl's
+ * multi interface.
  *
  * Each request goes through: PENDING (waits for its start time, a free
  * slot under bird.concurrency and room under bird.max_rate) -> RUNNING ->
@@ -27,6 +28,8 @@
 
 typedef enum { ST_PENDING, ST_RUNNING, ST_DONE } req_state;
 
+typedef struct m2s_http m2s_http;
+
 typedef struct slot {
     m2s_http_req *req;
     req_state state;
@@ -37,14 +40,15 @@ typedef struct slot {
     m2s_buf resp;
     double retry_after;         /* from the last answer, seconds; < 0 = none */
     size_t file_pos;            /* read position for the upload callback */
-    struct m2s_http *h;
+    m2s_http *h;
     size_t ring_slot;           /* this attempt's entry in h->starts ... */
     unsigned long ring_seq;     /* ... while h->ring_owner[ring_slot] is this */
 } slot;
 
 struct m2s_http {
+    m2s_transport base;         /* first: the transport this is */
     const m2s_config *cfg;
-    double deadline_at;
+    double deadline_at;         /* of the batch being run */
     CURLM *multi;
     double *starts;             /* ring of recent start times, for max_rate */
     unsigned long *ring_owner;  /* which attempt each entry belongs to */
@@ -52,7 +56,7 @@ struct m2s_http {
     size_t n_window;
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
-    m2s_http_stats stats;
+    m2s_transport_stats *stats; /* of the batch being run */
 };
 
 static char user_agent[96];
@@ -67,7 +71,11 @@ const char *m2s_http_user_agent(void)
     return user_agent;
 }
 
-m2s_http *m2s_http_new(const m2s_config *cfg, double deadline_at)
+static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double deadline_at,
+                     m2s_transport_stats *stats);
+static void http_free(m2s_transport *t);
+
+m2s_transport *m2s_http_new(const m2s_config *cfg)
 {
     static bool global_done;
     if (!global_done) {
@@ -76,8 +84,9 @@ m2s_http *m2s_http_new(const m2s_config *cfg, double deadline_at)
         global_done = true;
     }
     m2s_http *h = xcalloc(1, sizeof *h);
+    h->base.run = http_run;
+    h->base.free = http_free;
     h->cfg = cfg;
-    h->deadline_at = deadline_at;
     h->multi = curl_multi_init();
     if (!h->multi) {
         free(h);
@@ -98,35 +107,16 @@ m2s_http *m2s_http_new(const m2s_config *cfg, double deadline_at)
     h->ring_owner = xcalloc(h->n_window, sizeof *h->ring_owner);
     for (size_t i = 0; i < h->n_window; i++)
         h->starts[i] = -1e9;
-    return h;
+    return &h->base;
 }
 
-void m2s_http_free(m2s_http *h)
+static void http_free(m2s_transport *t)
 {
-    if (!h)
-        return;
+    m2s_http *h = (m2s_http *)t;
     curl_multi_cleanup(h->multi);
     free(h->starts);
     free(h->ring_owner);
     free(h);
-}
-
-void m2s_http_get_stats(const m2s_http *h, m2s_http_stats *out)
-{
-    *out = h->stats;
-}
-
-void m2s_http_req_clear(m2s_http_req *req)
-{
-    free(req->resp);
-    free(req->err_text);
-    req->resp = NULL;
-    req->resp_len = 0;
-    req->err_text = NULL;
-    req->status = 0;
-    req->err = M2S_HTTP_OK;
-    req->attempts = 0;
-    req->maybe_sent = false;
 }
 
 static bool status_temporary(long status)
@@ -240,14 +230,14 @@ static bool slot_start(m2s_http *h, slot *s, double now)
 
     s->headers = curl_slist_append(s->headers, "Expect:");
     s->headers = curl_slist_append(s->headers, "Accept: application/json");
-    if (r->auth) {
-        char *auth = xasprintf("Authorization: AccessKey %s", cfg->access_key);
-        s->headers = curl_slist_append(s->headers, auth);
-        explicit_bzero(auth, strlen(auth));
-        free(auth);
-    }
+    for (size_t i = 0; r->headers && i < r->headers->n; i++)
+        s->headers = curl_slist_append(s->headers, r->headers->v[i]);
     const char *method = r->method ? r->method : "POST";
-    if (r->body) {
+    if (!r->file && r->file_load && r->file_load(r->file_ctx, &r->file, &r->file_len) != 0)
+        return false;
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (r->body) {
         s->headers = curl_slist_append(s->headers, "Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
@@ -286,9 +276,9 @@ static bool slot_start(m2s_http *h, slot *s, double now)
         return false;
     s->state = ST_RUNNING;
     r->attempts++;
-    h->stats.requests++;
+    h->stats->requests++;
     if (r->attempts > 1)
-        h->stats.retries++;
+        h->stats->retries++;
     h->starts[h->ring_pos] = now;
     h->ring_owner[h->ring_pos] = ++h->ring_seq;
     s->ring_slot = h->ring_pos;
@@ -409,8 +399,12 @@ static bool rate_allows(const m2s_http *h, double now, double *wait)
     return false;
 }
 
-void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
+static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double deadline_at,
+                     m2s_transport_stats *stats)
 {
+    m2s_http *h = (m2s_http *)t;
+    h->deadline_at = deadline_at;
+    h->stats = stats;
     slot *slots = xcalloc(n ? n : 1, sizeof *slots);
     size_t done = 0, running = 0;
     for (size_t i = 0; i < n; i++) {
@@ -499,4 +493,5 @@ void m2s_http_run(m2s_http *h, m2s_http_req **reqs, size_t n)
     for (size_t i = 0; i < n; i++)
         slot_reset(&slots[i]);
     free(slots);
+    h->stats = NULL;
 }

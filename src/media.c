@@ -59,8 +59,8 @@ static void set_all_images(m2s_media_set *set)
             set->all_images = false;
 }
 
-m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
-                           m2s_media_set *out, char **why)
+m2s_class m2s_media_select(const m2s_config *cfg, m2s_mail *mail, m2s_media_set *out,
+                           m2s_status *st)
 {
     m2s_class cls = M2S_OK;
     uint64_t total = 0;
@@ -69,7 +69,7 @@ m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
         return M2S_OK;
     out->items = xcalloc(mail->n_att, sizeof *out->items);
     for (size_t i = 0; i < mail->n_att; i++) {
-        const m2s_attachment *a = &mail->att[i];
+        m2s_attachment *a = &mail->att[i];
         if (a->len == 0)
             continue;           /* nothing to show */
         bool over_item = (uint64_t)a->len > (uint64_t)cfg->media_max_bytes;
@@ -77,14 +77,15 @@ m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
                           total + a->len > (uint64_t)cfg->media_max_total_bytes;
         if (over_item || over_total) {
             if (cfg->on_too_large == M2S_TOO_LARGE_REJECT) {
-                *why = over_item
-                    ? xasprintf("attachment \"%s\" too large for MMS: %zu bytes, "
-                                "over media.max_bytes (%lld)", a->filename, a->len,
-                                (long long)cfg->media_max_bytes)
-                    : xasprintf("attachments too large for MMS: \"%s\" takes them "
-                                "over media.max_total_bytes (%lld)", a->filename,
-                                (long long)cfg->media_max_total_bytes);
-                cls = M2S_E_CONTENT;
+                if (over_item)
+                    cls = m2s_status_set(st, M2S_E_CONTENT, NULL, "attachment \"%s\" too large "
+                                         "for MMS: %zu bytes, over media.max_bytes (%lld)",
+                                         a->filename, a->len, (long long)cfg->media_max_bytes);
+                else
+                    cls = m2s_status_set(st, M2S_E_CONTENT, NULL, "attachments too large for "
+                                         "MMS: \"%s\" takes them over media.max_total_bytes "
+                                         "(%lld)", a->filename,
+                                         (long long)cfg->media_max_total_bytes);
                 goto out;
             }
             out->n_too_large++;
@@ -99,6 +100,7 @@ m2s_class m2s_media_select(const m2s_config *cfg, const m2s_mail *mail,
         total += a->len;
         m2s_media_item *it = &out->items[out->n++];
         it->att = a;
+        it->mail = mail;
         it->is_image = is_image_type(media_type(a));
     }
     set_all_images(out);
@@ -166,21 +168,6 @@ char *m2s_media_note(const m2s_config *cfg, const m2s_media_set *set,
 
 /* ------------------------------------------------------------ names */
 
-/* RFC 3986 percent-encoding of everything but the unreserved characters. */
-static void add_escaped(m2s_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            m2s_buf_addc(b, (char)*p);
-        } else {
-            m2s_buf_addc(b, '%');
-            m2s_buf_addc(b, hex[*p >> 4]);
-            m2s_buf_addc(b, hex[*p & 15]);
-        }
-    }
-}
-
 /* The extension for a stored file: the original one, lower case, letters
  * and digits only (at most MAX_EXT), else one for the content type, else
  * none. Returns "" or ".ext" in buf. */
@@ -226,155 +213,40 @@ static char *join_url(const char *base, const char *name)
     return xasprintf("%.*s/%s", (int)len, base, name);
 }
 
-/* ---------------------------------------------------------- dry run */
-
-static void store_dry_run(const m2s_config *cfg, FILE *dry_out, m2s_media_set *set,
-                    const char *presign_url)
-{
-    for (size_t i = 0; i < set->n; i++) {
-        m2s_media_item *it = &set->items[i];
-        m2s_buf b;
-        m2s_buf_init(&b);
-        m2s_buf_printf(&b, "https://dry-run.invalid/%zu/", i + 1);
-        add_escaped(&b, it->att->filename);
-        free(it->url);
-        it->url = m2s_buf_steal(&b);
-        /* The presign request is known; its upload URL is not (it comes
-         * in the presign reply), so the upload is not printed. */
-        if (cfg->media_store == M2S_STORE_BIRD && dry_out) {
-            char *body = m2s_payload_presign(media_type(it->att));
-            char *line = m2s_payload_dry_run_line("POST", presign_url, body);
-            fprintf(dry_out, "%s\n", line);
-            free(line);
-            free(body);
-        }
-    }
-    if (dry_out)
-        fflush(dry_out);
-}
-
 /* ----------------------------------------------------- bird store */
 
-static const char *net_dsn(m2s_http_err err)
+/* The bytes of an upload, decoded only when the transport sends them. */
+static int load_item(void *ctx, const unsigned char **data, size_t *len)
 {
-    switch (err) {
-    case M2S_HTTP_DNS: return "4.4.3";
-    case M2S_HTTP_CONNECT: return "4.4.1";
-    case M2S_HTTP_TIMEOUT:
-    case M2S_HTTP_DROPPED: return "4.4.2";
-    case M2S_HTTP_DEADLINE: return "4.4.7";
-    default: return "4.4.0";
-    }
-}
-
-static m2s_class network_failure(const m2s_http_req *r, const char *what,
-                                 const char *name, const char **dsn, char **why)
-{
-    *dsn = net_dsn(r->err);
-    *why = xasprintf("%s of \"%s\" failed: %s%s (%d attempt%s)", what, name,
-                     r->err_text ? r->err_text : "network error",
-                     r->maybe_sent ? ", the request may have arrived" : "",
-                     r->attempts, r->attempts == 1 ? "" : "s");
-    return M2S_E_NETWORK;
-}
-
-/* The answer to one presign request, made into *p. */
-static m2s_class presign_answer(const m2s_http_req *r, const m2s_media_item *it,
-                                m2s_presign *p, const char **dsn, char **why)
-{
-    const char *name = it->att->filename;
-    char *err = NULL;
-    m2s_class cls;
-    if (r->err != M2S_HTTP_OK)
-        return network_failure(r, "Bird media upload request", name, dsn, why);
-    long st = r->status;
-    if (st >= 200 && st < 300) {
-        if (m2s_payload_parse_presign(r->resp, r->resp_len, p) == 0)
-            return M2S_OK;
-        *why = xasprintf("Bird presigned-upload reply for \"%s\" unreadable (HTTP %ld)",
-                         name, st);
-        return M2S_E_INTERNAL;
-    }
-    err = m2s_payload_error_text(r->resp, r->resp_len);
-    const char *detail = err ? err : "no Bird error body";
-    if (st == 401 || st == 403 || st == 404) {
-        cls = M2S_E_API_AUTH;
-        *why = xasprintf("Bird API refused the media upload request (HTTP %ld): %s "
-                         "(check bird.access_key, workspace_id, channel_id, "
-                         "media.presign_path)", st, detail);
-    } else if (st == 400 || st == 413 || st == 415 || st == 422) {
-        cls = M2S_E_CONTENT;
-        *why = xasprintf("Bird API refused media \"%s\" of type %s (HTTP %ld): %s",
-                         name, media_type(it->att), st, detail);
-    } else if (st == 408 || st == 429 || st >= 500) {
-        cls = M2S_E_API_TEMP;
-        *why = xasprintf("Bird API busy for the media upload request (HTTP %ld after %d "
-                         "attempt%s): %s", st, r->attempts, r->attempts == 1 ? "" : "s",
-                         detail);
-    } else {
-        cls = M2S_E_INTERNAL;
-        *why = xasprintf("unexpected answer to the media upload request (HTTP %ld): %s",
-                         st, detail);
-    }
-    free(err);
-    return cls;
-}
-
-/* The answer of the storage service (S3-like, XML errors) to one upload. */
-static m2s_class upload_answer(const m2s_http_req *r, const m2s_media_item *it,
-                               const char **dsn, char **why)
-{
-    const char *name = it->att->filename;
-    if (r->err != M2S_HTTP_OK)
-        return network_failure(r, "media upload", name, dsn, why);
-    long st = r->status;
-    if (st == 200 || st == 201 || st == 204)
-        return M2S_OK;
-    bool too_large = st == 413 ||
-                     (r->resp && strstr(r->resp, "<Code>EntityTooLarge</Code>"));
-    if (too_large) {
-        *why = xasprintf("media \"%s\" (%zu bytes) refused by Bird's storage as too large "
-                         "(HTTP %ld)", name, it->att->len, st);
-        return M2S_E_CONTENT;
-    }
-    if (st == 403 || st == 404 || st == 408 || st == 429 || st >= 500) {
-        /* 403: the presigned URL expired or its signature failed; the next
-         * run asks for a fresh one. */
-        *why = xasprintf("media upload of \"%s\" refused by Bird's storage (HTTP %ld after "
-                         "%d attempt%s); will retry with a new upload URL", name, st,
-                         r->attempts, r->attempts == 1 ? "" : "s");
-        return M2S_E_API_TEMP;
-    }
-    *why = xasprintf("unexpected answer to the media upload of \"%s\" (HTTP %ld)", name, st);
-    return M2S_E_INTERNAL;
+    m2s_media_item *it = ctx;
+    if (!it->att->data && m2s_mail_load_attachment(it->mail, it->att) != 0)
+        return -1;
+    *data = it->att->data;
+    *len = it->att->len;
+    return 0;
 }
 
 /* Take one item's outcome into the mail's. An item Bird refuses for good
  * is left out, with a warning, when `refusable`; the first other failure
- * becomes the mail's. Takes w. */
-static void take(m2s_class c, bool refusable, const char *d, char *w, bool *gone,
-                 m2s_class *cls, const char **dsn, char **why)
+ * becomes the mail's. item is cleared. */
+static void take(m2s_status *item, bool refusable, bool *gone, m2s_status *st)
 {
-    if (c == M2S_OK)
+    if (item->cls == M2S_OK)
         return;
-    if (c == M2S_E_CONTENT && refusable) {
-        m2s_log(LOG_WARNING, "media: %s; left out, the text goes without it", w);
+    if (item->cls == M2S_E_CONTENT && refusable) {
+        m2s_log(LOG_WARNING, "media: %s; left out, the text goes without it", item->why);
         *gone = true;
-        free(w);
-    } else if (*cls == M2S_OK) {
-        *cls = c;
-        *dsn = d;
-        *why = w;
-    } else {
-        free(w);
+    } else if (st->cls == M2S_OK) {
+        m2s_status_move(st, item);
     }
+    m2s_status_clear(item);
 }
 
-static m2s_class store_bird(const m2s_config *cfg, m2s_http *http, m2s_media_set *set,
-                            const char *presign_url, const char **dsn, char **why)
+static m2s_class store_bird(const m2s_config *cfg, m2s_bird *bird, double deadline_at,
+                            m2s_media_set *set, m2s_status *st)
 {
     size_t n = set->n, m = 0;
-    m2s_class cls = M2S_OK;
+    m2s_status item = M2S_STATUS_INIT;
     m2s_http_req *reqs = xcalloc(n, sizeof *reqs);
     m2s_http_req **ptrs = xcalloc(n, sizeof *ptrs);
     m2s_presign *ps = xcalloc(n, sizeof *ps);
@@ -384,54 +256,47 @@ static m2s_class store_bird(const m2s_config *cfg, m2s_http *http, m2s_media_set
 
     for (size_t i = 0; i < n; i++) {
         bodies[i] = m2s_payload_presign(media_type(set->items[i].att));
-        reqs[i].method = "POST";
-        reqs[i].url = presign_url;
+        m2s_bird_request(bird, M2S_BIRD_PRESIGN, &reqs[i]);
         reqs[i].body = bodies[i];
         reqs[i].body_len = strlen(bodies[i]);
-        reqs[i].auth = true;
+        reqs[i].label = set->items[i].att->filename;
         ptrs[i] = &reqs[i];
     }
-    m2s_http_run(http, ptrs, n);
+    m2s_bird_run(bird, ptrs, n, deadline_at, NULL);
     for (size_t i = 0; i < n; i++) {
-        const char *d = NULL;
-        char *w = NULL;
-        m2s_class c = presign_answer(&reqs[i], &set->items[i], &ps[i], &d, &w);
-        take(c, true, d, w, &gone[i], &cls, dsn, why);
+        const m2s_attachment *a = set->items[i].att;
+        m2s_bird_presigned(bird, &reqs[i], a->filename, media_type(a), &ps[i], &item);
+        take(&item, true, &gone[i], st);
     }
     for (size_t i = 0; i < n; i++)
         m2s_http_req_clear(&reqs[i]);
-    if (cls != M2S_OK)
+    if (st->cls != M2S_OK)
         goto out;
 
     memset(reqs, 0, n * sizeof *reqs);
     for (size_t i = 0; i < n; i++) {
         if (gone[i])
             continue;
-        const m2s_attachment *a = set->items[i].att;
+        m2s_media_item *it = &set->items[i];
         m2s_http_req *r = &reqs[m];
-        r->method = strcasecmp(ps[i].upload_method, "PUT") == 0 ? "PUT" : "POST";
-        r->url = ps[i].upload_url;
-        r->auth = false;        /* the storage service refuses a second credential */
-        r->form_names = &ps[i].form_names;
-        r->form_values = &ps[i].form_values;
-        r->file = a->data;
-        r->file_len = a->len;
-        r->file_name = a->filename;
-        r->file_type = media_type(a);
+        m2s_bird_upload_request(&ps[i], r);
+        r->file_load = load_item;
+        r->file_ctx = it;
+        r->file_name = it->att->filename;
+        r->file_type = media_type(it->att);
+        r->label = it->att->filename;
         ptrs[m] = r;
         which[m++] = i;
     }
-    m2s_http_run(http, ptrs, m);
+    m2s_bird_run(bird, ptrs, m, deadline_at, NULL);
     for (size_t k = 0; k < m; k++) {
-        size_t i = which[k];
-        const char *d = NULL;
-        char *w = NULL;
-        m2s_class c = upload_answer(&reqs[k], &set->items[i], &d, &w);
-        take(c, cfg->on_too_large != M2S_TOO_LARGE_REJECT, d, w, &gone[i], &cls, dsn, why);
+        const m2s_attachment *a = set->items[which[k]].att;
+        m2s_bird_uploaded(&reqs[k], a->filename, a->len, &item);
+        take(&item, cfg->on_too_large != M2S_TOO_LARGE_REJECT, &gone[which[k]], st);
     }
     for (size_t k = 0; k < m; k++)
         m2s_http_req_clear(&reqs[k]);
-    if (cls != M2S_OK)
+    if (st->cls != M2S_OK)
         goto out;
 
     /* Keep what was stored, in the mail's order. */
@@ -462,7 +327,7 @@ out:
     free(ps);
     free(ptrs);
     free(reqs);
-    return cls;
+    return st->cls;
 }
 
 /* ------------------------------------------------ directory store */
@@ -534,32 +399,35 @@ out:
     return rc;
 }
 
-static m2s_class store_directory(const m2s_config *cfg, m2s_media_set *set, char **why)
+static m2s_class store_directory(const m2s_config *cfg, m2s_bird *bird, double deadline_at,
+                                 m2s_media_set *set, m2s_status *st)
 {
     const char *dir = cfg->media_directory;
     m2s_strv written = { 0 };
-    m2s_class cls = M2S_OK;
+    char *why = NULL;
     char **urls = xcalloc(set->n, sizeof *urls);
+    (void)bird, (void)deadline_at;
 
     for (size_t i = 0; i < set->n; i++) {
+        m2s_media_item *it = &set->items[i];
         char *name = NULL;
-        if (write_item(dir, set->items[i].att, &name, why) != 0) {
-            cls = M2S_E_INTERNAL;
+        if (!it->att->data && m2s_mail_load_attachment(it->mail, it->att) != 0) {
+            why = xasprintf("media.directory %s: cannot decode \"%s\"", dir, it->att->filename);
             goto out;
         }
+        if (write_item(dir, it->att, &name, &why) != 0)
+            goto out;
         m2s_strv_take(&written, xasprintf("%s/%s", dir, name));
         urls[i] = join_url(cfg->media_base_url, name);
         free(name);
     }
     /* The renames are durable once the directory itself is synced. */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        *why = xasprintf("media.directory %s: cannot sync: %s", dir, strerror(errno));
-        cls = M2S_E_INTERNAL;
-    }
+    if (dfd < 0 || fsync(dfd) != 0)
+        why = xasprintf("media.directory %s: cannot sync: %s", dir, strerror(errno));
     if (dfd >= 0)
         close(dfd);
-    if (cls != M2S_OK)
+    if (why)
         goto out;
     for (size_t i = 0; i < set->n; i++) {
         free(set->items[i].url);
@@ -569,52 +437,39 @@ static m2s_class store_directory(const m2s_config *cfg, m2s_media_set *set, char
                   set->items[i].url);
     }
 out:
-    if (cls != M2S_OK)
+    if (why) {
         for (size_t i = 0; i < written.n; i++)
             unlink(written.v[i]);   /* a retry writes them again */
+        m2s_status_take(st, M2S_E_INTERNAL, NULL, why);
+    }
     for (size_t i = 0; i < set->n; i++)
         free(urls[i]);
     free(urls);
     m2s_strv_free(&written);
-    return cls;
+    return st->cls;
 }
 
 /* ------------------------------------------------------------ store */
 
-m2s_class m2s_media_store(const m2s_config *cfg, m2s_http *http,
-                          bool dry_run, FILE *dry_out, m2s_media_set *set,
-                          char **why)
+const m2s_media_backend m2s_media_bird = { "bird", store_bird };
+const m2s_media_backend m2s_media_directory = { "directory", store_directory };
+
+const m2s_media_backend *m2s_media_backend_of(const m2s_config *cfg)
 {
-    m2s_class cls = M2S_OK;
-    char *presign_url = NULL;
-    set->dsn = NULL;
+    return cfg->media_store == M2S_STORE_DIRECTORY ? &m2s_media_directory : &m2s_media_bird;
+}
+
+m2s_class m2s_media_store(const m2s_media_backend *be, const m2s_config *cfg, m2s_bird *bird,
+                          double deadline_at, m2s_media_set *set, m2s_status *st)
+{
     if (set->n == 0)
         return M2S_OK;
-    if (cfg->presign_path == M2S_PRESIGN_WORKSPACE)
-        presign_url = xasprintf("%s/workspaces/%s/channel-media/presigned-upload",
-                                cfg->api_url, cfg->workspace_id);
-    else
-        presign_url = xasprintf("%s/workspaces/%s/channels/%s/presigned-upload",
-                                cfg->api_url, cfg->workspace_id, cfg->channel_id);
-
-    if (dry_run) {
-        store_dry_run(cfg, dry_out, set, presign_url);
-        goto out;
-    }
-    if (cfg->media_store == M2S_STORE_DIRECTORY) {
-        cls = store_directory(cfg, set, why);
-    } else if (!http) {
-        *why = xstrdup("media upload without an HTTP client");
-        cls = M2S_E_INTERNAL;
-    } else {
-        cls = store_bird(cfg, http, set, presign_url, &set->dsn, why);
-    }
-    if (cls == M2S_OK && set->n > 0)
+    if (be->store(cfg, bird, deadline_at, set, st) != M2S_OK)
+        return st->cls;
+    if (set->n > 0)
         m2s_log(LOG_INFO, "media: %zu item%s stored (%s)", set->n, set->n == 1 ? "" : "s",
-                cfg->media_store == M2S_STORE_DIRECTORY ? "directory" : "bird");
-out:
-    free(presign_url);
-    return cls;
+                be->name);
+    return M2S_OK;
 }
 
 void m2s_media_set_clear(m2s_media_set *set)

@@ -1,10 +1,13 @@
 /* outcome.c - the one table from failure class to exit code, DSN and log
- * status (interface.md, "Exit status and the line Postfix shows"). */
+ * status (mail2sms(8), "EXIT STATUS"), the status type, and the last
+ * words of a process that must stop at once. */
 #include "build-config.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "outcome.h"
 #include "util.h"
@@ -28,6 +31,17 @@ static const m2s_outcome_row table[M2S_CLASS_COUNT] = {
     [M2S_E_USAGE]        = { M2S_E_USAGE,        EX_TEMPFAIL, "4.3.5", "deferred", 27 },
 };
 
+/* The lines of a process that stops at once, whole and static, so that a
+ * signal handler can write them. */
+static const struct {
+    m2s_class cls;
+    const char *line;
+} last_words[] = {
+    [M2S_LAST_OUT_OF_MEMORY] = { M2S_E_INTERNAL, "4.3.0 mail2sms: out of memory\n" },
+    [M2S_LAST_DEADLINE] = { M2S_E_NETWORK,
+                            "4.4.7 mail2sms: deadline reached, will try again later\n" },
+};
+
 const m2s_outcome_row *m2s_outcome(m2s_class cls)
 {
     if ((int)cls < 0 || cls >= M2S_CLASS_COUNT)
@@ -40,7 +54,7 @@ m2s_class m2s_outcome_worse(m2s_class a, m2s_class b)
     return m2s_outcome(a)->severity >= m2s_outcome(b)->severity ? a : b;
 }
 
-int m2s_outcome_is_temporary(m2s_class cls)
+bool m2s_outcome_is_temporary(m2s_class cls)
 {
     return m2s_outcome(cls)->exit_code == EX_TEMPFAIL;
 }
@@ -54,4 +68,61 @@ char *m2s_outcome_line(m2s_class cls, const char *dsn_override, const char *text
     char *line = m2s_oneline(raw, 400);
     free(raw);
     return line;
+}
+
+m2s_class m2s_status_take(m2s_status *st, m2s_class cls, const char *dsn, char *why)
+{
+    free(st->why);
+    st->cls = cls;
+    st->dsn = dsn;
+    st->why = why;
+    return cls;
+}
+
+m2s_class m2s_status_set(m2s_status *st, m2s_class cls, const char *dsn, const char *fmt, ...)
+{
+    char *why = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        why = xvasprintf(fmt, ap);
+        va_end(ap);
+    }
+    return m2s_status_take(st, cls, dsn, why);
+}
+
+void m2s_status_move(m2s_status *dst, m2s_status *src)
+{
+    m2s_status_take(dst, src->cls, src->dsn, src->why);
+    src->why = NULL;
+    src->cls = M2S_OK;
+    src->dsn = NULL;
+}
+
+char *m2s_status_line(const m2s_status *st)
+{
+    return m2s_outcome_line(st->cls, st->dsn, st->why);
+}
+
+void m2s_status_clear(m2s_status *st)
+{
+    m2s_status_take(st, M2S_OK, NULL, NULL);
+}
+
+void m2s_outcome_exit_now(m2s_last_words which)
+{
+    const char *line = last_words[which].line;
+    ssize_t r = write(STDOUT_FILENO, line, strlen(line));
+    (void)r;
+    _exit(table[last_words[which].cls].exit_code);
+}
+
+static void out_of_memory(void)
+{
+    m2s_outcome_exit_now(M2S_LAST_OUT_OF_MEMORY);
+}
+
+void m2s_outcome_init(void)
+{
+    m2s_util_on_oom(out_of_memory);
 }

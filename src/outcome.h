@@ -1,5 +1,6 @@
 /* outcome.h - the one table from failure class to exit code, enhanced
- * status code and log text (../shared/design/interface.md, "Exit status").
+ * status code and log text (mail2sms(8), "EXIT STATUS"), and the one type
+ * in which every stage reports how it went.
  *
  * Postfix defers only on 75 (EX_TEMPFAIL) and 71 (EX_OSERR); every other
  * code bounces. Everything that is our own fault or unknown is temporary.
@@ -7,6 +8,7 @@
 #ifndef M2S_OUTCOME_H
 #define M2S_OUTCOME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum m2s_class {
@@ -43,14 +45,59 @@ const m2s_outcome_row *m2s_outcome(m2s_class cls);
 m2s_class m2s_outcome_worse(m2s_class a, m2s_class b);
 
 /* True for classes that make Postfix retry (exit 75). */
-int m2s_outcome_is_temporary(m2s_class cls);
+bool m2s_outcome_is_temporary(m2s_class cls);
 
-/* The DSN for a network/API temporary failure may be refined: 4.4.1 (no
- * answer / connect), 4.4.2 (connection dropped / timeout), 4.4.3 (DNS),
- * 4.4.7 (deadline). NULL dsn_override keeps the row's code. */
-
-/* Format the one line Postfix shows: "<dsn> <text>", trimmed to one line
- * of at most 400 bytes (m2s_oneline). Returns a new string. */
+/* The one line Postfix shows: "<dsn> <text>", where dsn_override (a finer
+ * code of the same class, e.g. 4.4.2 for a timeout) replaces the row's
+ * code when not NULL; trimmed to one line of at most 400 bytes
+ * (m2s_oneline). Returns a new string. */
 char *m2s_outcome_line(m2s_class cls, const char *dsn_override, const char *text);
+
+/* ------------------------------------------------------------ status */
+
+/* How a stage, a number or the whole mail went. One ownership rule: the
+ * status owns why (NULL or a heap string, released by m2s_status_clear);
+ * dsn is NULL (the class's own code) or static storage. A zeroed status
+ * (M2S_STATUS_INIT) is success with no reason. */
+typedef struct m2s_status {
+    m2s_class cls;
+    const char *dsn;
+    char *why;
+} m2s_status;
+
+#define M2S_STATUS_INIT { M2S_OK, NULL, NULL }
+
+/* Set st to cls with a reason formatted from fmt (NULL for none); an
+ * earlier reason is released. Returns cls. */
+m2s_class m2s_status_set(m2s_status *st, m2s_class cls, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The same, taking ownership of why (may be NULL). Returns cls. */
+m2s_class m2s_status_take(m2s_status *st, m2s_class cls, const char *dsn, char *why);
+
+/* Move src into dst (dst's reason is released first); src becomes success. */
+void m2s_status_move(m2s_status *dst, m2s_status *src);
+
+/* The line Postfix shows for st (m2s_outcome_line). New string. */
+char *m2s_status_line(const m2s_status *st);
+
+/* Release the reason; st becomes success. */
+void m2s_status_clear(m2s_status *st);
+
+/* ------------------------------------------------------- last words */
+
+/* Ends that cannot go through a status: the process must stop now. */
+typedef enum m2s_last_words {
+    M2S_LAST_OUT_OF_MEMORY,     /* 75 4.3.0 */
+    M2S_LAST_DEADLINE           /* 75 4.4.7: `deadline` ran out */
+} m2s_last_words;
+
+/* Write the line for `which` to standard output and _exit with its code.
+ * Async-signal-safe: a signal handler may call it. */
+void m2s_outcome_exit_now(m2s_last_words which) __attribute__((noreturn));
+
+/* Make running out of memory end the process with M2S_LAST_OUT_OF_MEMORY
+ * (util.h's allocators call it). Call once at start. */
+void m2s_outcome_init(void);
 
 #endif

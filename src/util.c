@@ -13,13 +13,18 @@
 
 #include "util.h"
 
+static void (*oom_handler)(void);
+
+void m2s_util_on_oom(void (*handler)(void))
+{
+    oom_handler = handler;
+}
+
 static void out_of_memory(void)
 {
-    /* The one line Postfix reads, then EX_TEMPFAIL: the mail waits. */
-    static const char line[] = "4.3.0 mail2sms: out of memory\n";
-    ssize_t r = write(STDOUT_FILENO, line, sizeof line - 1);
-    (void)r;
-    _exit(75);
+    if (oom_handler)
+        oom_handler();
+    abort();
 }
 
 void *xmalloc(size_t n)

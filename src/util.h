@@ -1,8 +1,9 @@
 /* util.h - small helpers shared by every module.
  *
  * Memory: the x* allocators never return NULL. When memory runs out they
- * print the 4.3.0 line Postfix expects and exit 75 (EX_TEMPFAIL), so an
- * out-of-memory condition defers the mail instead of bouncing it.
+ * call the handler set with m2s_util_on_oom, which must not return
+ * (outcome.c's prints the line Postfix expects and exits so that the mail
+ * is deferred, not bounced); without one they abort().
  */
 #ifndef M2S_UTIL_H
 #define M2S_UTIL_H
@@ -10,6 +11,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/* The handler for exhausted memory; it must not return. */
+void m2s_util_on_oom(void (*handler)(void));
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "bird.h"
 #include "config.h"
 #include "util.h"
 
@@ -530,8 +531,10 @@ static char *summary_of(const m2s_config *c)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     ck_assert_ptr_nonnull(f);
-    m2s_config_summary(c, f);
+    char *endpoint = m2s_bird_messages_url(c);
+    m2s_config_summary(c, endpoint, f);
     fclose(f);
+    free(endpoint);
     return text;
 }
 

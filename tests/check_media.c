@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "dryrun.h"
 #include "media.h"
 #include "util.h"
 
@@ -63,12 +64,12 @@ START_TEST(select_images_and_files)
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     cfg_init(&c);
     size_t sizes[] = { 10, 20, 30 };
     const char *types[] = { "image/png", "image/jpg", "image/gif" };
     mail_init(&m, 3, sizes, types, NULL);
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     ck_assert_uint_eq(s.n, 3);
     ck_assert(s.all_images);            /* image/jpg read as image/jpeg */
     for (size_t i = 0; i < 3; i++) {
@@ -81,7 +82,7 @@ START_TEST(select_images_and_files)
 
     free(m.att[1].content_type);
     m.att[1].content_type = xstrdup("application/pdf");
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     ck_assert(!s.all_images);
     ck_assert(s.items[0].is_image);
     ck_assert(!s.items[1].is_image);
@@ -89,7 +90,7 @@ START_TEST(select_images_and_files)
 
     free(m.att[1].content_type);
     m.att[1].content_type = xstrdup("image/webp");   /* not an MMS image */
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     ck_assert(!s.all_images);
     m2s_media_set_clear(&s);
     mail_clear(&m);
@@ -101,10 +102,10 @@ START_TEST(select_no_attachments)
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     cfg_init(&c);
     memset(&m, 0, sizeof m);
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     ck_assert_uint_eq(s.n, 0);
     ck_assert(!s.all_images);
     ck_assert_ptr_null(m2s_media_note(&c, &s, true));
@@ -118,12 +119,12 @@ START_TEST(select_empty_part_skipped)
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     cfg_init(&c);
     size_t sizes[] = { 0, 5 };
     const char *types[] = { "image/png", "image/png" };
     mail_init(&m, 2, sizes, types, NULL);
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     ck_assert_uint_eq(s.n, 1);
     ck_assert_ptr_eq(s.items[0].att, &m.att[1]);
     m2s_media_set_clear(&s);
@@ -136,7 +137,7 @@ START_TEST(select_count_limit)
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     cfg_init(&c);
     size_t sizes[13];
     const char *types[13];
@@ -145,7 +146,7 @@ START_TEST(select_count_limit)
         types[i] = "image/png";
     }
     mail_init(&m, 13, sizes, types, NULL);
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     ck_assert_uint_eq(s.n, M2S_MEDIA_MAX_ITEMS);
     ck_assert_uint_eq(s.n_over_count, 3);
     ck_assert_uint_eq(s.n_too_large, 0);
@@ -163,14 +164,14 @@ START_TEST(select_size_limits)
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     cfg_init(&c);
     c.media_max_bytes = 100;
     c.media_max_total_bytes = 150;
     size_t sizes[] = { 101, 100, 60, 50 };
     const char *types[] = { "image/png", "image/png", "image/png", "application/pdf" };
     mail_init(&m, 4, sizes, types, NULL);
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     /* 101 over max_bytes; 100 fits; 60 would make 160 > 150; 50 makes 150. */
     ck_assert_uint_eq(s.n, 2);
     ck_assert_ptr_eq(s.items[0].att, &m.att[1]);
@@ -183,18 +184,17 @@ START_TEST(select_size_limits)
     m2s_media_set_clear(&s);
 
     c.on_too_large = M2S_TOO_LARGE_REJECT;
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_E_CONTENT);
-    ck_assert_ptr_nonnull(why);
-    ck_assert_ptr_nonnull(strstr(why, "media.max_bytes"));
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_E_CONTENT);
+    ck_assert_ptr_nonnull(st.why);
+    ck_assert_ptr_nonnull(strstr(st.why, "media.max_bytes"));
     ck_assert_uint_eq(s.n, 0);
     ck_assert_ptr_null(s.items);
-    free(why);
-    why = NULL;
+    m2s_status_clear(&st);
 
     m.att[0].len = 10;      /* now only the total is exceeded */
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_E_CONTENT);
-    ck_assert_ptr_nonnull(strstr(why, "media.max_total_bytes"));
-    free(why);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_E_CONTENT);
+    ck_assert_ptr_nonnull(strstr(st.why, "media.max_total_bytes"));
+    m2s_status_clear(&st);
     mail_clear(&m);
 }
 END_TEST
@@ -270,23 +270,34 @@ END_TEST
 
 /* ------------------------------------------------------------ dry run */
 
+/* The media of a dry run: through the dry-run transport, printing to f. */
+static m2s_class dry_store(const m2s_config *c, FILE *f, m2s_media_set *s, m2s_status *st)
+{
+    m2s_transport *tr = m2s_dryrun_new(f);
+    m2s_bird *b = m2s_bird_new(c, tr);
+    m2s_class cls = m2s_media_store(m2s_dryrun_media(c), c, b, m2s_now() + 60, s, st);
+    m2s_bird_free(b);
+    m2s_transport_free(tr);
+    return cls;
+}
+
 START_TEST(dry_run_urls_and_lines)
 {
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     cfg_init(&c);
     size_t sizes[] = { 3, 3 };
     const char *types[] = { "image/png", "application/pdf" };
     const char *names[] = { "graph.png", "Bericht M\xc3\xa4rz #1/2?.pdf" };
     mail_init(&m, 2, sizes, types, names);
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
 
     char *out = NULL;
     size_t out_len = 0;
     FILE *f = open_memstream(&out, &out_len);
-    ck_assert_int_eq(m2s_media_store(&c, NULL, true, f, &s, &why), M2S_OK);
+    ck_assert_int_eq(dry_store(&c, f, &s, &st), M2S_OK);
     fclose(f);
     ck_assert_str_eq(s.items[0].url, "https://dry-run.invalid/1/graph.png");
     ck_assert_str_eq(s.items[1].url,
@@ -302,13 +313,13 @@ START_TEST(dry_run_urls_and_lines)
     /* Workspace path; the directory store prints nothing. */
     c.presign_path = M2S_PRESIGN_WORKSPACE;
     f = open_memstream(&out, &out_len);
-    ck_assert_int_eq(m2s_media_store(&c, NULL, true, f, &s, &why), M2S_OK);
+    ck_assert_int_eq(dry_store(&c, f, &s, &st), M2S_OK);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(out, "/workspaces/ws/channel-media/presigned-upload\""));
     free(out);
     c.media_store = M2S_STORE_DIRECTORY;
     f = open_memstream(&out, &out_len);
-    ck_assert_int_eq(m2s_media_store(&c, NULL, true, f, &s, &why), M2S_OK);
+    ck_assert_int_eq(dry_store(&c, f, &s, &st), M2S_OK);
     fclose(f);
     ck_assert_uint_eq(out_len, 0);
     free(out);
@@ -346,7 +357,7 @@ START_TEST(directory_store)
     m2s_config c;
     m2s_mail m;
     m2s_media_set s;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     char tmpl[] = "/tmp/check_media-XXXXXX";
     char *dir = mkdtemp(tmpl);
     ck_assert_ptr_nonnull(dir);
@@ -360,9 +371,9 @@ START_TEST(directory_store)
     mail_init(&m, 4, sizes, types, names);
     free(m.att[0].content_type);
     m.att[0].content_type = xstrdup("image/jpeg");
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
     mode_t old = umask(077);            /* the files are 0644 whatever the umask */
-    ck_assert_int_eq(m2s_media_store(&c, NULL, false, NULL, &s, &why), M2S_OK);
+    ck_assert_int_eq(m2s_media_store(&m2s_media_directory, &c, NULL, 0, &s, &st), M2S_OK);
     umask(old);
 
     const char *exts[] = { ".jpg", ".pdf", ".png", "" };
@@ -375,10 +386,10 @@ START_TEST(directory_store)
         ck_assert_msg(is_hex32(name), "name %s", name);
         ck_assert_str_eq(name + 32, exts[i]);
         char *path = xasprintf("%s/%s", dir, name);
-        struct stat st;
-        ck_assert_int_eq(stat(path, &st), 0);
-        ck_assert_int_eq(st.st_mode & 0777, 0644);
-        ck_assert_int_eq((long)st.st_size, (long)m.att[i].len);
+        struct stat sb;
+        ck_assert_int_eq(stat(path, &sb), 0);
+        ck_assert_int_eq(sb.st_mode & 0777, 0644);
+        ck_assert_int_eq((long)sb.st_size, (long)m.att[i].len);
         FILE *f = fopen(path, "rb");
         unsigned char buf[16];
         ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), m.att[i].len);
@@ -394,11 +405,11 @@ START_TEST(directory_store)
     /* A directory that is gone: an internal (temporary) failure. */
     char *gone = xasprintf("%s/gone", dir);
     c.media_directory = gone;
-    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &why), M2S_OK);
-    ck_assert_int_eq(m2s_media_store(&c, NULL, false, NULL, &s, &why), M2S_E_INTERNAL);
-    ck_assert_ptr_nonnull(strstr(why, gone));
+    ck_assert_int_eq(m2s_media_select(&c, &m, &s, &st), M2S_OK);
+    ck_assert_int_eq(m2s_media_store(&m2s_media_directory, &c, NULL, 0, &s, &st), M2S_E_INTERNAL);
+    ck_assert_ptr_nonnull(strstr(st.why, gone));
     ck_assert_ptr_null(s.items[0].url);
-    free(why);
+    m2s_status_clear(&st);
     free(gone);
     m2s_media_set_clear(&s);
     mail_clear(&m);

@@ -1,0 +1,71 @@
+/* bird.h - everything that knows Bird's Channels API: the endpoint URLs
+ * (send a message, the presigned upload in its channel and workspace
+ * forms, a message's status), the AccessKey credential, and the one table
+ * from an answer (HTTP status, transport error, error body) to a status.
+ * Requests travel through a transport (transport.h) that knows none of it.
+ *
+ * The access key is held in cfg->access_key and, while a m2s_bird lives,
+ * in its Authorization header line, which is zeroed when it is freed. It
+ * is never printed or logged.
+ */
+#ifndef M2S_BIRD_H
+#define M2S_BIRD_H
+
+#include "config.h"
+#include "outcome.h"
+#include "payload.h"
+#include "transport.h"
+
+/* Which call a request is (m2s_http_req.call). */
+typedef enum m2s_bird_call {
+    M2S_BIRD_SEND = 1,      /* POST .../channels/{channel}/messages */
+    M2S_BIRD_PRESIGN,       /* POST ...presigned-upload: where to upload a medium */
+    M2S_BIRD_UPLOAD,        /* the upload itself, to Bird's storage, without the key */
+    M2S_BIRD_STATUS         /* GET .../messages/{id}: how a message went */
+} m2s_bird_call;
+
+typedef struct m2s_bird m2s_bird;
+
+/* A client for cfg's workspace and channel over tr; both are borrowed and
+ * must outlive it. Never NULL. */
+m2s_bird *m2s_bird_new(const m2s_config *cfg, m2s_transport *tr);
+void m2s_bird_free(m2s_bird *b);
+
+/* "Send a message" URL for cfg. New string. */
+char *m2s_bird_messages_url(const m2s_config *cfg);
+
+/* The URL to read message id's status. New string. */
+char *m2s_bird_status_url(const m2s_config *cfg, const char *id);
+
+/* Make req a `call` (M2S_BIRD_SEND or M2S_BIRD_PRESIGN): method, URL and
+ * headers, owned by b. The body, label, done and user stay the caller's. */
+void m2s_bird_request(m2s_bird *b, m2s_bird_call call, m2s_http_req *req);
+
+/* Make req the upload a presign answer asked for: its method and URL
+ * (borrowed from p), its form fields, and no credential (the storage
+ * service refuses a second one). The file stays the caller's to set. */
+void m2s_bird_upload_request(const m2s_presign *p, m2s_http_req *req);
+
+/* Send a batch by deadline_at through the transport; stats may be NULL. */
+void m2s_bird_run(m2s_bird *b, m2s_http_req **reqs, size_t n, double deadline_at,
+                  m2s_transport_stats *stats);
+
+/* ------------------------------------------------------------ answers
+ * Each returns the class it sets in st (M2S_OK leaves st untouched). */
+
+/* The answer to a send for number. On M2S_OK *id is Bird's message id
+ * (new string; "unknown" when an accepted answer cannot be read). */
+m2s_class m2s_bird_sent(const m2s_bird *b, const m2s_http_req *r, const char *number,
+                        char **id, m2s_status *st);
+
+/* The answer to a presign request for medium name of content type type.
+ * On M2S_OK *p holds the upload (release with m2s_presign_clear). */
+m2s_class m2s_bird_presigned(const m2s_bird *b, const m2s_http_req *r, const char *name,
+                             const char *type, m2s_presign *p, m2s_status *st);
+
+/* The storage service's answer to the upload of name (len bytes). A
+ * medium it refuses as too large is M2S_E_CONTENT. */
+m2s_class m2s_bird_uploaded(const m2s_http_req *r, const char *name, size_t len,
+                            m2s_status *st);
+
+#endif
