@@ -1,18 +1,18 @@
 /* route.c - recipient addresses to E.164 phone numbers
  * (interface.md, "Recipient -> phone numbers").
  *
- * The local part of each recipient is looked up as an alias first (the
- * whole local part, case-insensitively), then read as a phone number.
- * Numbers are normalised by m2s_rules_number, checked against
- * recipients.allowed_prefixes and deduplicated across the whole mail (the
- * first recipient that reaches a number owns its target).
+ * The local part of each bare recipient address (m2s_address_bare) is
+ * looked up as an alias first (the whole local part, case-insensitively:
+ * m2s_config_alias), then read as a phone number. Numbers are normalised
+ * by m2s_rules_number, checked against recipients.allowed_prefixes and
+ * deduplicated across the whole mail (the first recipient that reaches a
+ * number owns its target).
  */
 #include "build-config.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "route.h"
 #include "rules.h"
@@ -25,17 +25,6 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Separators a person writes inside a phone number. */
-static bool is_separator(char c)
-{
-    return is_space(c) || c == '.' || c == '-' || c == '(' || c == ')';
-}
-
 /* A configured prefix in the "+digits" form numbers have: separators are
  * dropped, "00" and a missing '+' are accepted. Returns a new string, or
  * NULL when it holds no digits (such an entry would allow everything). */
@@ -45,7 +34,7 @@ static char *prefix_form(const char *pfx)
     m2s_buf_init(&b);
     m2s_buf_addc(&b, '+');
     const char *p = pfx;
-    while (is_space(*p))
+    while (*p == ' ' || *p == '\t')
         p++;
     if (*p == '+')
         p++;
@@ -80,30 +69,7 @@ out:
     return ok;
 }
 
-/* The address without surrounding whitespace and one pair of <>.
- * Returns a new string. */
-static char *clean_address(const char *addr)
-{
-    const char *s = addr ? addr : "";
-    while (is_space(*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (is_space(s[n - 1]) || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        n--;
-    if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
-        s++;
-        n -= 2;
-        while (n > 0 && is_space(*s)) {
-            s++;
-            n--;
-        }
-        while (n > 0 && is_space(s[n - 1]))
-            n--;
-    }
-    return xstrndup(s, n);
-}
-
-/* The local part of a clean address: everything before the last '@' (the
+/* The local part of a bare address: everything before the last '@' (the
  * whole string without one), with RFC 5321 quoting removed:
  * "\"+31 6 1234 5678\"" -> "+31 6 1234 5678". Returns a new string. */
 static char *local_part(const char *addr)
@@ -122,14 +88,6 @@ static char *local_part(const char *addr)
     return m2s_buf_steal(&b);
 }
 
-static const m2s_alias *find_alias(const m2s_config *cfg, const char *name)
-{
-    for (size_t i = 0; cfg && i < cfg->n_aliases; i++)
-        if (cfg->aliases[i].name && strcasecmp(cfg->aliases[i].name, name) == 0)
-            return &cfg->aliases[i];
-    return NULL;
-}
-
 /* True when the local part looks like an attempt at a phone number, so the
  * unknown-recipient line can say what was wrong with it. */
 static bool looks_numeric(const char *s)
@@ -138,7 +96,7 @@ static bool looks_numeric(const char *s)
     for (; *s; s++) {
         if (is_digit(*s))
             digit = true;
-        else if (*s != '+' && !is_separator(*s))
+        else if (*s != '+' && !m2s_rules_number_separator(*s))
             return false;
     }
     return digit;
@@ -189,14 +147,14 @@ static void add_number(const m2s_config *cfg, m2s_routes *out,
 
 static void route_one(const m2s_config *cfg, const char *rcpt, m2s_routes *out)
 {
-    char *addr = clean_address(rcpt);
+    char *addr = m2s_address_bare(rcpt);
     char *local = local_part(addr);
     char *shown = m2s_oneline(local, WHY_MAX);
     char *number = NULL;
     const char *why = NULL;
     const char *cc = cfg ? cfg->default_country : NULL;
 
-    const m2s_alias *alias = find_alias(cfg, local);
+    const m2s_alias *alias = cfg ? m2s_config_alias(cfg, local) : NULL;
     if (alias) {
         if (alias->numbers.n == 0)
             add_fail(out, addr, NULL, M2S_E_UNKNOWN_RCPT,
