@@ -21,6 +21,7 @@
 #include <gmime/gmime.h>
 
 #include "mail.h"
+#include "mime.h"
 
 /* What a parsed mail keeps to load its attachments later: the message
  * (whose parts read the caller's bytes through stream) and, per
@@ -525,20 +526,6 @@ static char *clean_filename(const char *name)
     return r;
 }
 
-static const char *ext_for(const char *mime)
-{
-    static const struct { const char *mime, *ext; } map[] = {
-        { "image/jpeg", ".jpg" }, { "image/jpg", ".jpg" }, { "image/pjpeg", ".jpg" },
-        { "image/png", ".png" }, { "image/gif", ".gif" },
-        { "application/pdf", ".pdf" }, { "text/plain", ".txt" },
-        { "audio/mpeg", ".mp3" }, { "message/rfc822", ".eml" },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(mime, map[i].mime) == 0)
-            return map[i].ext;
-    return ".bin";
-}
-
 /* Add an attachment to be loaded from obj later; takes filename (may be
  * NULL), mime and cid. */
 static void add_attachment(m2s_mail *mail, GMimeObject *obj, char *filename, char *mime,
@@ -547,8 +534,10 @@ static void add_attachment(m2s_mail *mail, GMimeObject *obj, char *filename, cha
     mail->att = xrealloc(mail->att, (mail->n_att + 1) * sizeof *mail->att);
     g_ptr_array_add(mail->tree->parts, g_object_ref(obj));
     m2s_attachment *a = &mail->att[mail->n_att++];
-    if (filename == NULL)
-        filename = xasprintf("attachment-%zu%s", mail->n_att, ext_for(mime));
+    if (filename == NULL) {
+        const char *ext = m2s_mime_ext(mime);
+        filename = xasprintf("attachment-%zu.%s", mail->n_att, ext ? ext : "bin");
+    }
     a->filename = filename;
     a->content_type = mime;
     a->content_id = cid;
