@@ -568,6 +568,27 @@ START_TEST(test_mime_table)
 }
 END_TEST
 
+/* X-SMS-* values are decoded as the subject is: a base64 word ending in
+ * padding does not swallow the words after it (GMime 3.2's own decoder
+ * does). */
+START_TEST(test_sms_header_split_encoded_words)
+{
+    const char *s =
+        "From: a@example.com\r\n"
+        "Subject: x\r\n"
+        "X-SMS-Reference: =?UTF-8?B?U3TDtnJ1bmc6IERhdGVuYmFuay1SZXBsaWthdGlvbiA=?=\r\n"
+        " =?UTF-8?B?dmVyesO2Z2VydCAoZGItcmVwbC0wMik=?=\r\n"
+        "X-SMS-Tags: =?UTF-8?B?ZGIgYQ==?= =?UTF-8?B?bGVydHM=?=, ops\r\n"
+        "\r\n"
+        "body\r\n";
+    m2s_mail *m = parse_ok(s);
+    ck_assert_str_eq(m2s_mail_header(m, "X-SMS-Reference"),
+                     "St\xc3\xb6rung: Datenbank-Replikation verz\xc3\xb6gert (db-repl-02)");
+    ck_assert_str_eq(m2s_mail_header(m, "X-SMS-Tags"), "db alerts, ops");
+    m2s_mail_free(m);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
     m2s_mail *m = (m2s_mail *)1;
@@ -951,6 +972,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_message_rfc822);
     tcase_add_test(tc, test_sms_headers);
     tcase_add_test(tc, test_mime_table);
+    tcase_add_test(tc, test_sms_header_split_encoded_words);
     tcase_add_test(tc, test_empty);
     tcase_add_test(tc, test_binary_garbage);
     tcase_add_test(tc, test_truncated_mime);
