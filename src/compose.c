@@ -13,9 +13,8 @@
 
 #include "compose.h"
 #include "html.h"
-#include "payload.h"
+#include "rules.h"
 
-#define SCHEDULE_MAX_DAYS 35
 #define BODY_WORK_BYTES (32 * 1024)
 #define BOILERPLATE_LINES 8     /* opening lines checked for "view in browser" */
 
@@ -240,9 +239,9 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
             char *tag = m2s_text_squash(t);
             for (char *c = tag; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
-            if (!m2s_payload_tag_valid(tag)) {
-                *why = xasprintf("invalid X-SMS-Tags header: tag \"%s\" must be 1-50 letters, "
-                                 "digits, '-', '_' or spaces", tag);
+            if (!m2s_rules_tag_valid(tag)) {
+                *why = xasprintf("invalid X-SMS-Tags header: tag \"%s\" must be 1-%d letters, "
+                                 "digits, '-', '_' or spaces", tag, M2S_RULES_TAG_MAX_LEN);
                 free(tag);
                 free(copy);
                 return M2S_E_CONTENT;
@@ -253,8 +252,9 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
                 free(tag);
         }
         free(copy);
-        if (msg->tags.n > M2S_PAYLOAD_MAX_TAGS) {
-            *why = xasprintf("invalid X-SMS-Tags header: %zu tags, at most 10", msg->tags.n);
+        if (msg->tags.n > M2S_RULES_MAX_TAGS) {
+            *why = xasprintf("invalid X-SMS-Tags header: %zu tags, at most %d", msg->tags.n,
+                             M2S_RULES_MAX_TAGS);
             return M2S_E_CONTENT;
         }
     }
@@ -266,8 +266,10 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
         long long n = strtoll(v, &end, 10);
         while (isspace((unsigned char)*end))
             end++;
-        if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > 31536000) {
-            *why = xasprintf("invalid X-SMS-Validity header \"%s\": seconds from 1 to 31536000", v);
+        if (!isdigit((unsigned char)*v) || *end || errno || n < M2S_RULES_VALIDITY_MIN ||
+            n > M2S_RULES_VALIDITY_MAX) {
+            *why = xasprintf("invalid X-SMS-Validity header \"%s\": seconds from %d to %d", v,
+                             M2S_RULES_VALIDITY_MIN, M2S_RULES_VALIDITY_MAX);
             return M2S_E_CONTENT;
         }
         msg->validity = (long)n;
@@ -281,9 +283,9 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
             free(s);
             return M2S_E_CONTENT;
         }
-        if (t > time(NULL) + SCHEDULE_MAX_DAYS * 86400L) {
+        if (t > time(NULL) + M2S_RULES_SCHEDULE_MAX_DAYS * 86400L) {
             *why = xasprintf("invalid X-SMS-Scheduled-For header \"%s\": more than %d days ahead",
-                             s, SCHEDULE_MAX_DAYS);
+                             s, M2S_RULES_SCHEDULE_MAX_DAYS);
             free(s);
             return M2S_E_CONTENT;
         }
@@ -292,8 +294,9 @@ static m2s_class header_options(const m2s_mail *mail, m2s_message *msg, char **w
     }
     if ((v = m2s_mail_header(mail, "X-SMS-Reference"))) {
         char *s = m2s_text_squash(v);
-        if (!*s || strlen(s) > 256) {
-            *why = xstrdup("invalid X-SMS-Reference header: 1 to 256 characters");
+        if (!*s || strlen(s) > M2S_RULES_REFERENCE_MAX) {
+            *why = xasprintf("invalid X-SMS-Reference header: 1 to %d characters",
+                             M2S_RULES_REFERENCE_MAX);
             free(s);
             return M2S_E_CONTENT;
         }

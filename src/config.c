@@ -21,8 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "payload.h"
-#include "route.h"
+#include "rules.h"
 
 typedef enum {
     K_GROUP,        /* a group of further keys */
@@ -83,7 +82,7 @@ static const key_def keys[] = {
     { "message.transliterate",      K_BOOL,  OFF(transliterate), NULL, 0, 0, "boolean" },
     { "message.strip",              K_LIST,  OFF(strip_patterns), NULL, 0, 0, "list" },
     { "message.tags",               K_LIST,  OFF(tags), NULL, 0, 0, "list" },
-    { "message.validity",           K_INT,   OFF(validity), NULL, 0, 31536000, "integer" },
+    { "message.validity",           K_INT,   OFF(validity), NULL, 0, M2S_RULES_VALIDITY_MAX, "integer" },
     { "message.template",           K_TEMPLATE, NOFF, NULL, 0, 0, "group" },
     { "media",                      K_GROUP, NOFF, NULL, 0, 0, "group" },
     { "media.store",                K_ENUM,  OFF(media_store), "bird|directory", 0, 0, "string" },
@@ -321,7 +320,7 @@ static void check_alias_numbers(loader *ld, const m2s_config *cfg,
 {
     for (size_t i = 0; i < a->numbers.n; i++) {
         const char *why = NULL;
-        char *num = m2s_normalize_number(a->numbers.v[i], cfg->default_country, &why);
+        char *num = m2s_rules_number(a->numbers.v[i], cfg->default_country, &why);
         if (!num)
             problem(ld, s, "alias '%s': \"%s\" is not a phone number (%s)", a->name,
                     a->numbers.v[i], why ? why : "invalid");
@@ -680,7 +679,7 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
 
     if (cfg->default_country) {
         size_t n = strlen(cfg->default_country);
-        bool digits = n >= 1 && n <= 3 && strspn(cfg->default_country, "0123456789") == n &&
+        bool digits = n >= 1 && n <= M2S_RULES_CC_MAX_DIGITS && strspn(cfg->default_country, "0123456789") == n &&
                       cfg->default_country[0] != '0';
         if (!digits)
             problem(ld, config_lookup(lc, "recipients.default_country"),
@@ -709,13 +708,14 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
             regfree(&re);
         }
     }
-    if (cfg->tags.n > M2S_PAYLOAD_MAX_TAGS)
-        problem(ld, config_lookup(lc, "message.tags"), "message.tags: at most 10 tags");
+    if (cfg->tags.n > M2S_RULES_MAX_TAGS)
+        problem(ld, config_lookup(lc, "message.tags"), "message.tags: at most %d tags",
+                M2S_RULES_MAX_TAGS);
     for (size_t i = 0; i < cfg->tags.n; i++) {
-        if (!m2s_payload_tag_valid(cfg->tags.v[i]))
+        if (!m2s_rules_tag_valid(cfg->tags.v[i]))
             problem(ld, config_lookup(lc, "message.tags"),
-                    "message.tags: \"%s\" must be 1-50 letters, digits, '-', '_' or spaces",
-                    cfg->tags.v[i]);
+                    "message.tags: \"%s\" must be 1-%d letters, digits, '-', '_' or spaces",
+                    cfg->tags.v[i], M2S_RULES_TAG_MAX_LEN);
         for (char *c = cfg->tags.v[i]; *c; c++)
             *c = (char)tolower((unsigned char)*c);
     }

@@ -21,6 +21,7 @@
 #include <gmime/gmime.h>
 
 #include "mail.h"
+#include "mime.h"
 
 /* What a parsed mail keeps to load its attachments later: the message
  * (whose parts read the caller's bytes through stream) and, per
@@ -308,7 +309,8 @@ static void flush_words(m2s_buf *out, m2s_buf *pend, char **cs)
  * split across two words comes out whole; white space between encoded
  * words is dropped. Raw 8-bit text is UTF-8 when valid, else
  * windows-1252. Written here because GMime 3.2's own decoder loses the
- * words after a base64 word that ends in padding. */
+ * words after a base64 word that ends in padding. Used for the subject
+ * and every X-SMS-* header. */
 static char *decode_header_text(const char *raw)
 {
     m2s_buf out, pend;
@@ -525,20 +527,6 @@ static char *clean_filename(const char *name)
     return r;
 }
 
-static const char *ext_for(const char *mime)
-{
-    static const struct { const char *mime, *ext; } map[] = {
-        { "image/jpeg", ".jpg" }, { "image/jpg", ".jpg" }, { "image/pjpeg", ".jpg" },
-        { "image/png", ".png" }, { "image/gif", ".gif" },
-        { "application/pdf", ".pdf" }, { "text/plain", ".txt" },
-        { "audio/mpeg", ".mp3" }, { "message/rfc822", ".eml" },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(mime, map[i].mime) == 0)
-            return map[i].ext;
-    return ".bin";
-}
-
 /* Add an attachment to be loaded from obj later; takes filename (may be
  * NULL), mime and cid. */
 static void add_attachment(m2s_mail *mail, GMimeObject *obj, char *filename, char *mime,
@@ -547,8 +535,10 @@ static void add_attachment(m2s_mail *mail, GMimeObject *obj, char *filename, cha
     mail->att = xrealloc(mail->att, (mail->n_att + 1) * sizeof *mail->att);
     g_ptr_array_add(mail->tree->parts, g_object_ref(obj));
     m2s_attachment *a = &mail->att[mail->n_att++];
-    if (filename == NULL)
-        filename = xasprintf("attachment-%zu%s", mail->n_att, ext_for(mime));
+    if (filename == NULL) {
+        const char *ext = m2s_mime_ext(mime);
+        filename = xasprintf("attachment-%zu.%s", mail->n_att, ext ? ext : "bin");
+    }
     a->filename = filename;
     a->content_type = mime;
     a->content_id = cid;
@@ -781,7 +771,8 @@ static void take_from(m2s_mail *mail, GMimeMessage *msg)
     }
 }
 
-static void take_sms_headers(m2s_mail *mail, GMimeMessage *msg, GMimeParserOptions *opts)
+/* X-SMS-* values go through decode_header_text, as the subject does. */
+static void take_sms_headers(m2s_mail *mail, GMimeMessage *msg)
 {
     GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
     int n = hl ? g_mime_header_list_get_count(hl) : 0;
@@ -793,11 +784,10 @@ static void take_sms_headers(m2s_mail *mail, GMimeMessage *msg, GMimeParserOptio
             continue;
         const char *raw = g_mime_header_get_raw_value(h);
         char *unfolded = g_mime_utils_header_unfold(raw ? raw : "");
-        char *decoded = g_mime_utils_header_decode_text(opts, unfolded);
-        char *value = utf8_dup(g_strstrip(decoded));
+        char *value = decode_header_text(unfolded);
+        g_strstrip(value);
         m2s_strv_take(&mail->header_names, utf8_dup(name));
         m2s_strv_take(&mail->header_values, value);
-        g_free(decoded);
         g_free(unfolded);
     }
 }
@@ -971,7 +961,7 @@ m2s_mail_status m2s_mail_parse(const char *data, size_t len,
     g_strstrip(mail->subject);
     take_from(mail, msg);
     mail->message_id = strip_angles(g_mime_message_get_message_id(msg));
-    take_sms_headers(mail, msg, opts);
+    take_sms_headers(mail, msg);
 
     /* The attachments are loaded from the tree later. */
     mail->tree->msg = msg;

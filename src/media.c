@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "media.h"
+#include "mime.h"
 #include "payload.h"
 
 #define RANDOM_BYTES 16         /* 128 bits: 32 hex digits */
@@ -39,16 +40,12 @@
  * image/jpeg are read as image/jpeg, everything else as the mail says. */
 static const char *media_type(const m2s_attachment *a)
 {
-    const char *ct = a->content_type ? a->content_type : "application/octet-stream";
-    if (strcmp(ct, "image/jpg") == 0 || strcmp(ct, "image/pjpeg") == 0)
-        return "image/jpeg";
-    return ct;
+    return m2s_mime_canonical(a->content_type);
 }
 
 static bool is_image_type(const char *ct)
 {
-    return strcmp(ct, "image/jpeg") == 0 || strcmp(ct, "image/png") == 0 ||
-           strcmp(ct, "image/gif") == 0;
+    return m2s_mime_is_image(ct);
 }
 
 static void set_all_images(m2s_media_set *set)
@@ -173,10 +170,6 @@ char *m2s_media_note(const m2s_config *cfg, const m2s_media_set *set,
  * none. Returns "" or ".ext" in buf. */
 static void file_ext(const m2s_attachment *a, char buf[MAX_EXT + 2])
 {
-    static const struct { const char *ct, *ext; } known[] = {
-        { "image/jpeg", "jpg" }, { "image/png", "png" }, { "image/gif", "gif" },
-        { "application/pdf", "pdf" }, { "audio/mpeg", "mp3" }, { "text/plain", "txt" },
-    };
     const char *dot = a->filename ? strrchr(a->filename, '.') : NULL;
     size_t n = 0;
     buf[0] = '\0';
@@ -195,13 +188,9 @@ static void file_ext(const m2s_attachment *a, char buf[MAX_EXT + 2])
             return;
         }
     }
-    const char *ct = media_type(a);
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(ct, known[i].ct) == 0) {
-            buf[0] = '.';
-            strcpy(buf + 1, known[i].ext);
-            return;
-        }
+    const char *known = m2s_mime_ext(media_type(a));
+    if (known)
+        snprintf(buf, MAX_EXT + 2, ".%s", known);
 }
 
 /* base_url + "/" + name, without a double slash. */

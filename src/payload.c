@@ -2,7 +2,6 @@
  * borrowed from it; every string returned here is a new copy. */
 #include "build-config.h"
 
-#include <ctype.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,17 +112,6 @@ char *m2s_payload_message(const m2s_payload_in *in)
     if (in->scheduled_for && *in->scheduled_for)
         add_str(root, "scheduledFor", in->scheduled_for);
     return to_string(root);
-}
-
-bool m2s_payload_tag_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 50)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("-_ ", *s))
-            return false;
-    return true;
 }
 
 char *m2s_payload_presign(const char *content_type)

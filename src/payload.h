@@ -23,7 +23,7 @@ typedef struct m2s_payload_in {
     size_t n_media;
     bool all_images;                /* body type image, else file */
     const char *reference;          /* may be NULL */
-    const m2s_strv *tags;           /* may be NULL */
+    const m2s_strv *tags;           /* may be NULL; valid by rules.h */
     long validity;                  /* 0 = omit */
     const char *scheduled_for;      /* may be NULL */
     const m2s_template *tmpl;       /* non-NULL: "template" instead of "body" */
@@ -32,11 +32,6 @@ typedef struct m2s_payload_in {
 
 /* The request body of "Send a message". */
 char *m2s_payload_message(const m2s_payload_in *in);
-
-/* Bird's rule for a tag: 1 to 50 of [a-zA-Z0-9-_ ]. At most
- * M2S_PAYLOAD_MAX_TAGS per message. */
-#define M2S_PAYLOAD_MAX_TAGS 10
-bool m2s_payload_tag_valid(const char *tag);
 
 /* The request body of a presigned-upload request: {"contentType": ...}. */
 char *m2s_payload_presign(const char *content_type);

@@ -1,167 +1,28 @@
 /* route.c - recipient addresses to E.164 phone numbers
  * (interface.md, "Recipient -> phone numbers").
  *
- * The local part of each recipient is looked up as an alias first (the
- * whole local part, case-insensitively), then read as a phone number.
- * Numbers are normalised to "+" and 8..15 digits, checked against
- * recipients.allowed_prefixes and deduplicated across the whole mail (the
- * first recipient that reaches a number owns its target).
+ * The local part of each bare recipient address (m2s_address_bare) is
+ * looked up as an alias first (the whole local part, case-insensitively:
+ * m2s_config_alias), then read as a phone number. Numbers are normalised
+ * by m2s_rules_number, checked against recipients.allowed_prefixes and
+ * deduplicated across the whole mail (the first recipient that reaches a
+ * number owns its target).
  */
 #include "build-config.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "route.h"
+#include "rules.h"
 #include "util.h"
 
-#define E164_MIN_DIGITS 8
-#define E164_MAX_DIGITS 15
 #define WHY_MAX 300             /* bytes of a quoted name in a why line */
 
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Separators a person writes inside a phone number. */
-static bool is_separator(char c)
-{
-    return is_space(c) || c == '.' || c == '-' || c == '(' || c == ')';
-}
-
-/* At s (pointing at '('), the European trunk notation "(0)" with optional
- * spaces inside. Returns its length, or 0. */
-static size_t trunk_group_len(const char *s)
-{
-    size_t i = 1;
-    while (is_space(s[i]))
-        i++;
-    if (s[i] != '0')
-        return 0;
-    i++;
-    while (is_space(s[i]))
-        i++;
-    if (s[i] != ')')
-        return 0;
-    return i + 1;
-}
-
-char *m2s_normalize_number(const char *in, const char *default_country,
-                           const char **why)
-{
-    const char *dummy;
-    char *res = NULL;
-    char digits[64];
-    size_t nd = 0;
-    bool plus = false;
-    const char *p;
-    m2s_buf b;
-
-    m2s_buf_init(&b);
-    if (!why)
-        why = &dummy;
-    *why = NULL;
-    if (!in) {
-        *why = "empty phone number";
-        goto out;
-    }
-    p = in;
-    while (is_space(*p))
-        p++;
-    if (*p == '\0') {
-        *why = "empty phone number";
-        goto out;
-    }
-    if (*p == '+') {
-        plus = true;
-        p++;
-    }
-    for (; *p; p++) {
-        size_t trunk;
-        if (is_digit(*p)) {
-            if (nd >= sizeof digits - 1) {
-                *why = "phone number too long (more than 15 digits)";
-                goto out;
-            }
-            digits[nd++] = *p;
-        } else if (*p == '(' && (trunk = trunk_group_len(p)) > 0) {
-            /* "+49 (0)30 ...": the national trunk 0 written after the
-             * country code is dropped; anywhere else it is a plain 0. */
-            size_t cc = plus ? nd
-                : (nd >= 2 && digits[0] == '0' && digits[1] == '0') ? nd - 2
-                : 0;
-            if (cc < 1 || cc > 3) {
-                if (nd >= sizeof digits - 1) {
-                    *why = "phone number too long (more than 15 digits)";
-                    goto out;
-                }
-                digits[nd++] = '0';
-            }
-            p += trunk - 1;
-        } else if (is_separator(*p)) {
-            continue;
-        } else if (*p == '+') {
-            *why = "'+' is only allowed at the start of a phone number";
-            goto out;
-        } else {
-            *why = "not a phone number";
-            goto out;
-        }
-    }
-    digits[nd] = '\0';
-    if (nd == 0) {
-        *why = "phone number has no digits";
-        goto out;
-    }
-
-    m2s_buf_addc(&b, '+');
-    if (plus) {
-        m2s_buf_adds(&b, digits);
-    } else if (digits[0] == '0' && digits[1] == '0') {
-        m2s_buf_adds(&b, digits + 2);
-    } else if (digits[0] == '0') {
-        /* National: the trunk 0 gives way to the default country code. */
-        const char *cc = default_country;
-        if (cc && *cc == '+')
-            cc++;
-        if (!cc || !*cc) {
-            *why = "national number needs recipients.default_country";
-            goto out;
-        }
-        for (const char *c = cc; *c; c++) {
-            if (!is_digit(*c)) {
-                *why = "recipients.default_country is not a country code";
-                goto out;
-            }
-        }
-        m2s_buf_adds(&b, cc);
-        m2s_buf_adds(&b, digits + 1);
-    } else {
-        m2s_buf_adds(&b, digits);   /* bare digits are international */
-    }
-
-    size_t n = b.len - 1;
-    if (n == 0)
-        *why = "phone number has no digits";
-    else if (b.data[1] == '0')
-        *why = "country code cannot start with 0";
-    else if (n < E164_MIN_DIGITS)
-        *why = "phone number too short (fewer than 8 digits)";
-    else if (n > E164_MAX_DIGITS)
-        *why = "phone number too long (more than 15 digits)";
-    else
-        res = m2s_buf_steal(&b);
-out:
-    m2s_buf_free(&b);
-    return res;
 }
 
 /* A configured prefix in the "+digits" form numbers have: separators are
@@ -173,7 +34,7 @@ static char *prefix_form(const char *pfx)
     m2s_buf_init(&b);
     m2s_buf_addc(&b, '+');
     const char *p = pfx;
-    while (is_space(*p))
+    while (*p == ' ' || *p == '\t')
         p++;
     if (*p == '+')
         p++;
@@ -208,30 +69,7 @@ out:
     return ok;
 }
 
-/* The address without surrounding whitespace and one pair of <>.
- * Returns a new string. */
-static char *clean_address(const char *addr)
-{
-    const char *s = addr ? addr : "";
-    while (is_space(*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (is_space(s[n - 1]) || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        n--;
-    if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
-        s++;
-        n -= 2;
-        while (n > 0 && is_space(*s)) {
-            s++;
-            n--;
-        }
-        while (n > 0 && is_space(s[n - 1]))
-            n--;
-    }
-    return xstrndup(s, n);
-}
-
-/* The local part of a clean address: everything before the last '@' (the
+/* The local part of a bare address: everything before the last '@' (the
  * whole string without one), with RFC 5321 quoting removed:
  * "\"+31 6 1234 5678\"" -> "+31 6 1234 5678". Returns a new string. */
 static char *local_part(const char *addr)
@@ -250,14 +88,6 @@ static char *local_part(const char *addr)
     return m2s_buf_steal(&b);
 }
 
-static const m2s_alias *find_alias(const m2s_config *cfg, const char *name)
-{
-    for (size_t i = 0; cfg && i < cfg->n_aliases; i++)
-        if (cfg->aliases[i].name && strcasecmp(cfg->aliases[i].name, name) == 0)
-            return &cfg->aliases[i];
-    return NULL;
-}
-
 /* True when the local part looks like an attempt at a phone number, so the
  * unknown-recipient line can say what was wrong with it. */
 static bool looks_numeric(const char *s)
@@ -266,7 +96,7 @@ static bool looks_numeric(const char *s)
     for (; *s; s++) {
         if (is_digit(*s))
             digit = true;
-        else if (*s != '+' && !is_separator(*s))
+        else if (*s != '+' && !m2s_rules_number_separator(*s))
             return false;
     }
     return digit;
@@ -317,21 +147,21 @@ static void add_number(const m2s_config *cfg, m2s_routes *out,
 
 static void route_one(const m2s_config *cfg, const char *rcpt, m2s_routes *out)
 {
-    char *addr = clean_address(rcpt);
+    char *addr = m2s_address_bare(rcpt);
     char *local = local_part(addr);
     char *shown = m2s_oneline(local, WHY_MAX);
     char *number = NULL;
     const char *why = NULL;
     const char *cc = cfg ? cfg->default_country : NULL;
 
-    const m2s_alias *alias = find_alias(cfg, local);
+    const m2s_alias *alias = cfg ? m2s_config_alias(cfg, local) : NULL;
     if (alias) {
         if (alias->numbers.n == 0)
             add_fail(out, addr, NULL, M2S_E_UNKNOWN_RCPT,
                      xasprintf("alias \"%s\" has no numbers", shown));
         for (size_t i = 0; i < alias->numbers.n; i++) {
             const char *raw = alias->numbers.v[i];
-            char *num = m2s_normalize_number(raw, cc, &why);
+            char *num = m2s_rules_number(raw, cc, &why);
             if (num) {
                 add_number(cfg, out, addr, alias, num);
             } else {
@@ -347,7 +177,7 @@ static void route_one(const m2s_config *cfg, const char *rcpt, m2s_routes *out)
         goto out;
     }
 
-    number = m2s_normalize_number(local, cc, &why);
+    number = m2s_rules_number(local, cc, &why);
     if (number) {
         add_number(cfg, out, addr, NULL, number);
     } else if (looks_numeric(local)) {

@@ -4,7 +4,8 @@
  * The local part decides: an alias (case-insensitive) gives its numbers;
  * else a phone number ("+CC...", "00CC...", national "0..." with
  * recipients.default_country, other bare digits international; separators
- * . - ( ) and spaces ignored; result "+" and 8..15 digits); else unknown.
+ * . - ( ) and spaces ignored; result "+" and 8..15 digits: m2s_rules_number
+ * in rules.h); else unknown.
  * Numbers outside recipients.allowed_prefixes are refused. One target per
  * number per mail.
  */
@@ -34,11 +35,6 @@ typedef struct m2s_routes {
     m2s_route_fail *fail;
     size_t n_fail;
 } m2s_routes;
-
-/* Normalise a phone number. Returns a new "+digits" string, or NULL with
- * *why (static text) set. default_country may be NULL. */
-char *m2s_normalize_number(const char *in, const char *default_country,
-                           const char **why);
 
 /* True when number starts with one of cfg->allowed_prefixes (or the list
  * is empty). */

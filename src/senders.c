@@ -18,14 +18,13 @@
  *     sent on, and never appears in a reason line.
  *
  * Patterns are m2s_glob_match globs (case-insensitive, '*' and '?') on the
- * bare address; a pattern without '@' (or starting with '@') is matched
- * against the domain part only.
+ * bare address (m2s_address_bare); a pattern without '@' (or starting
+ * with '@') is matched against the domain part only.
  */
 #include "build-config.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "senders.h"
 #include "util.h"
@@ -35,23 +34,6 @@
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* The address without surrounding whitespace and one pair of <>.
- * Returns a new string. */
-static char *bare_address(const char *addr)
-{
-    const char *s = addr ? addr : "";
-    while (is_space(*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && is_space(s[n - 1]))
-        n--;
-    if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
-        s++;
-        n -= 2;
-    }
-    return xstrndup(s, n);
 }
 
 static bool pattern_match(const char *pattern, const char *addr)
@@ -71,7 +53,7 @@ static bool pattern_match(const char *pattern, const char *addr)
 static bool list_match(const m2s_strv *patterns, const char *addr)
 {
     bool ok = false;
-    char *bare = bare_address(addr);
+    char *bare = m2s_address_bare(addr);
     for (size_t i = 0; i < patterns->n && !ok; i++)
         ok = pattern_match(patterns->v[i], bare);
     free(bare);
@@ -82,7 +64,7 @@ static bool is_null_sender(const char *envelope)
 {
     if (!envelope)
         return false;
-    char *bare = bare_address(envelope);
+    char *bare = m2s_address_bare(envelope);
     bool null = bare[0] == '\0';
     free(bare);
     return null;
@@ -91,7 +73,7 @@ static bool is_null_sender(const char *envelope)
 /* The same token-free, one-line form for every address in a reason. */
 static char *shown_address(const char *addr, const char *token)
 {
-    char *bare = bare_address(addr);
+    char *bare = m2s_address_bare(addr);
     char *one = m2s_oneline(bare, ADDR_MAX);
     free(bare);
     if (token && *token && strstr(one, token)) {
@@ -110,16 +92,6 @@ static char *shown_address(const char *addr, const char *token)
         one = m2s_buf_steal(&b);
     }
     return one;
-}
-
-static const char *find_header(const m2s_mail *mail, const char *name)
-{
-    /* Same rule as m2s_mail_header (first one, case-insensitive name),
-     * read directly from the struct so this module stands on its own. */
-    for (size_t i = 0; i < mail->header_names.n && i < mail->header_values.n; i++)
-        if (strcasecmp(mail->header_names.v[i], name) == 0)
-            return mail->header_values.v[i];
-    return NULL;
 }
 
 static bool header_token_matches(const char *value, const char *token)
@@ -228,7 +200,7 @@ m2s_class m2s_senders_authorize(const m2s_config *cfg, const char *envelope,
     }
 
     if (token) {
-        bool found = header_token_matches(find_header(mail, "X-SMS-Token"), token);
+        bool found = header_token_matches(m2s_mail_header(mail, "X-SMS-Token"), token);
         char *subject = subject_without_token(mail->subject ? mail->subject : "",
                                               token);
         if (subject) {

@@ -202,6 +202,32 @@ bool m2s_glob_match(const char *p, const char *s)
     return *p == '\0';
 }
 
+static bool is_address_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+char *m2s_address_bare(const char *addr)
+{
+    const char *s = addr ? addr : "";
+    while (is_address_space(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && is_address_space(s[n - 1]))
+        n--;
+    if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+        s++;
+        n -= 2;
+        while (n > 0 && is_address_space(*s)) {
+            s++;
+            n--;
+        }
+        while (n > 0 && is_address_space(s[n - 1]))
+            n--;
+    }
+    return xstrndup(s, n);
+}
+
 char *m2s_oneline(const char *s, size_t max)
 {
     m2s_buf b;

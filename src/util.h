@@ -52,6 +52,12 @@ void m2s_strv_free(m2s_strv *l);
 /* Case-insensitive shell-style match ('*' and '?') for sender patterns. */
 bool m2s_glob_match(const char *pattern, const char *s);
 
+/* An address as written in an envelope or a header, bare: without the
+ * white space (space, tab, CR, LF) around it and one pair of <>, nor the
+ * white space just inside them. addr may be NULL (gives ""). Returns a new
+ * string. */
+char *m2s_address_bare(const char *addr);
+
 /* Keep at most max bytes of s for a one-line message: control characters
  * become spaces, a cut UTF-8 sequence is not left half, "..." marks a cut.
  * Returns a new string. */

@@ -16,6 +16,7 @@
 #include "unit.h"
 #include "bird.h"
 #include "config.h"
+#include "rules.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -682,6 +683,32 @@ END_TEST
 
 /* ------------------------------------------------------------- message */
 
+/* The limits of rules.h, said in the same words as ever. */
+START_TEST(test_rules_limits_text)
+{
+    REFUSED(MINIMAL "message = {\n tags = [ \"t1\",\"t2\",\"t3\",\"t4\",\"t5\",\"t6\","
+            "\"t7\",\"t8\",\"t9\",\"t10\",\"t11\" ]; };\n",
+            NAME ":3: message.tags: at most 10 tags");
+    REFUSED(MINIMAL "message = {\n tags = [ \"bad!tag\" ]; };\n",
+            NAME ":3: message.tags: \"bad!tag\" must be 1-50 letters, digits, '-', '_' or spaces");
+    REFUSED(MINIMAL "message = {\n validity = 31536001; };\n",
+            NAME ":3: 'message.validity' must be between 0 and 31536000");
+    m2s_config *c = load_ok(MINIMAL "message = { validity = 31536000; };\n");
+    ck_assert_int_eq(c->validity, M2S_RULES_VALIDITY_MAX);
+    m2s_config_free(c);
+
+    /* a country calling code has one to three digits */
+    c = load_ok(MINIMAL "recipients = { default_country = \"353\"; };\n");
+    m2s_config_free(c);
+    REFUSED(MINIMAL "recipients = {\n default_country = \"3531\"; };\n",
+            NAME ":3:", "recipients.default_country must be a country calling code");
+    /* alias numbers are read by the same rule as recipients */
+    REFUSED(MINIMAL "recipients = { aliases = {\n x = [ \"+3161234\" ]; }; };\n",
+            "alias 'x'", "phone number too short (fewer than 8 digits)");
+}
+END_TEST
+
+
 START_TEST(test_message_strip_and_tags)
 {
     m2s_config *c = load_ok(MINIMAL "message = { strip = [ \"^Sent from my \", \"^--+$\" ];\n"
@@ -992,6 +1019,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_aliases_list_form_refusals);
     tcase_add_test(tc, test_alias_lookup_case);
     tcase_add_test(tc, test_alias_bad_numbers);
+    tcase_add_test(tc, test_rules_limits_text);
     tcase_add_test(tc, test_message_strip_and_tags);
     tcase_add_test(tc, test_message_template);
     tcase_add_test(tc, test_media_mms);

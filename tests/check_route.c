@@ -7,6 +7,7 @@
 
 #include "unit.h"
 #include "route.h"
+#include "rules.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -107,7 +108,7 @@ START_TEST(test_normalize_table)
     const char *in = norm_cases[_i].in, *cc = norm_cases[_i].cc;
     const char *want = norm_cases[_i].want;
     const char *why = "unset";
-    char *got = m2s_normalize_number(in, cc, &why);
+    char *got = m2s_rules_number(in, cc, &why);
     if (want) {
         ck_assert_msg(got != NULL, "\"%s\" (cc %s) refused: %s", in,
                       cc ? cc : "none", why);
@@ -126,25 +127,94 @@ END_TEST
 START_TEST(test_normalize_reasons)
 {
     const char *why = NULL;
-    ck_assert_ptr_null(m2s_normalize_number("0612345678", NULL, &why));
+    ck_assert_ptr_null(m2s_rules_number("0612345678", NULL, &why));
     ck_assert_str_eq(why, "national number needs recipients.default_country");
-    ck_assert_ptr_null(m2s_normalize_number("+3161234", NULL, &why));
+    ck_assert_ptr_null(m2s_rules_number("+3161234", NULL, &why));
     ck_assert_ptr_nonnull(strstr(why, "too short"));
-    ck_assert_ptr_null(m2s_normalize_number("+1234567890123456", NULL, &why));
+    ck_assert_ptr_null(m2s_rules_number("+1234567890123456", NULL, &why));
     ck_assert_ptr_nonnull(strstr(why, "too long"));
-    ck_assert_ptr_null(m2s_normalize_number("+31+612345678", NULL, &why));
+    ck_assert_ptr_null(m2s_rules_number("+31+612345678", NULL, &why));
     ck_assert_ptr_nonnull(strstr(why, "'+'"));
-    ck_assert_ptr_null(m2s_normalize_number("+0612345678", NULL, &why));
+    ck_assert_ptr_null(m2s_rules_number("+0612345678", NULL, &why));
     ck_assert_ptr_nonnull(strstr(why, "0"));
     /* A very long digit string is refused, not overflowed. */
     char big[400];
     memset(big, '9', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    ck_assert_ptr_null(m2s_normalize_number(big, NULL, &why));
+    ck_assert_ptr_null(m2s_rules_number(big, NULL, &why));
     ck_assert_ptr_nonnull(strstr(why, "too long"));
     /* why may be NULL */
-    ck_assert_ptr_null(m2s_normalize_number("abc", NULL, NULL));
-    ck_assert_ptr_null(m2s_normalize_number(NULL, "31", &why));
+    ck_assert_ptr_null(m2s_rules_number("abc", NULL, NULL));
+    ck_assert_ptr_null(m2s_rules_number(NULL, "31", &why));
+}
+END_TEST
+
+/* --------------------------------------------------------------- rules */
+
+START_TEST(test_rules_number_limits)
+{
+    const char *why = NULL;
+    char digits[M2S_RULES_E164_MAX_DIGITS + 2];
+    char *got;
+
+    /* exactly the limits, and one past each */
+    digits[0] = '+';
+    memset(digits + 1, '1', M2S_RULES_E164_MAX_DIGITS);
+    digits[M2S_RULES_E164_MAX_DIGITS + 1] = '\0';
+    got = m2s_rules_number(digits, NULL, &why);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, digits);
+    free(got);
+    digits[M2S_RULES_E164_MIN_DIGITS + 1] = '\0';
+    got = m2s_rules_number(digits, NULL, &why);
+    ck_assert_ptr_nonnull(got);
+    free(got);
+    digits[M2S_RULES_E164_MIN_DIGITS] = '\0';
+    ck_assert_ptr_null(m2s_rules_number(digits, NULL, &why));
+    ck_assert_str_eq(why, "phone number too short (fewer than 8 digits)");
+    ck_assert_ptr_null(m2s_rules_number("+1234567890123456", NULL, &why));
+    ck_assert_str_eq(why, "phone number too long (more than 15 digits)");
+
+    /* "(0)" is a trunk only after a country code of at most three digits */
+    got = m2s_rules_number("+123 (0)45678901", NULL, &why);
+    ck_assert_str_eq(got, "+12345678901");
+    free(got);
+    got = m2s_rules_number("+1234 (0)5678901", NULL, &why);
+    ck_assert_str_eq(got, "+123405678901");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_rules_number_separator)
+{
+    const char *yes = " \t.-()";
+    for (const char *c = yes; *c; c++)
+        ck_assert_msg(m2s_rules_number_separator(*c), "'%c'", *c);
+    const char *no = "0+/x\n,";
+    for (const char *c = no; *c; c++)
+        ck_assert_msg(!m2s_rules_number_separator(*c), "'%c'", *c);
+}
+END_TEST
+
+START_TEST(test_rules_tag)
+{
+    char tag[M2S_RULES_TAG_MAX_LEN + 2];
+    memset(tag, 'a', sizeof tag - 1);
+    tag[sizeof tag - 1] = '\0';
+    ck_assert(!m2s_rules_tag_valid(tag));            /* one too long */
+    tag[M2S_RULES_TAG_MAX_LEN] = '\0';
+    ck_assert(m2s_rules_tag_valid(tag));
+    ck_assert(m2s_rules_tag_valid("monitoring"));
+    ck_assert(m2s_rules_tag_valid("On call"));
+    ck_assert(m2s_rules_tag_valid("a_b-c 9"));
+    ck_assert(!m2s_rules_tag_valid(""));
+    ck_assert(!m2s_rules_tag_valid("bad!tag"));
+    ck_assert(!m2s_rules_tag_valid("caf\xc3\xa9"));
+    ck_assert(!m2s_rules_tag_valid("a,b"));
+    /* Bird's documented limits */
+    ck_assert_int_eq(M2S_RULES_MAX_TAGS, 10);
+    ck_assert_int_eq(M2S_RULES_TAG_MAX_LEN, 50);
+    ck_assert_int_eq(M2S_RULES_VALIDITY_MAX, 365 * 24 * 3600);
 }
 END_TEST
 
@@ -433,6 +503,9 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, test_normalize_table, 0,
                         (int)(sizeof norm_cases / sizeof norm_cases[0]));
     tcase_add_test(tc, test_normalize_reasons);
+    tcase_add_test(tc, test_rules_number_limits);
+    tcase_add_test(tc, test_rules_number_separator);
+    tcase_add_test(tc, test_rules_tag);
     tcase_add_test(tc, test_prefix_allowed);
     tcase_add_test(tc, test_route_number);
     tcase_add_test(tc, test_route_quoted_local);

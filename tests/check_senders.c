@@ -153,6 +153,41 @@ START_TEST(test_check_header)
 }
 END_TEST
 
+START_TEST(test_address_bare)
+{
+    static const struct { const char *in, *want; } cases[] = {
+        { "a@example.com", "a@example.com" },
+        { " <a@example.com> ", "a@example.com" },
+        { "< a@example.com >", "a@example.com" },
+        { "\r\n\t<a@example.com>\r\n", "a@example.com" },
+        { "<>", "" },
+        { " < > ", "" },
+        { "", "" },
+        { "<a@example.com", "<a@example.com" },
+        { "<<a@example.com>>", "<a@example.com>" },
+        { "a b@example.com", "a b@example.com" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = m2s_address_bare(cases[i].in);
+        ck_assert_msg(strcmp(got, cases[i].want) == 0, "\"%s\" -> \"%s\"",
+                      cases[i].in, got);
+        free(got);
+    }
+    char *none = m2s_address_bare(NULL);
+    ck_assert_str_eq(none, "");
+    free(none);
+
+    /* the sender rules see the bare address */
+    m2s_config *c = cfg_new(M2S_SENDER_CHECK_BOTH);
+    m2s_strv_add(&c->senders_allowed, "*@monitoring.example.com");
+    ck_assert_int_eq(auth(c, " <nagios@monitoring.example.com>\n",
+                          "nagios@monitoring.example.com", NULL), M2S_OK);
+    ck_assert_int_eq(auth(c, " < > ", "nagios@monitoring.example.com", NULL),
+                     M2S_E_SENDER);     /* a null sender, refused */
+    cfg_free(c);
+}
+END_TEST
+
 static const struct {
     const char *pattern;
     const char *addr;
@@ -381,6 +416,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_check_both);
     tcase_add_test(tc, test_check_envelope);
     tcase_add_test(tc, test_check_header);
+    tcase_add_test(tc, test_address_bare);
     tcase_add_loop_test(tc, test_patterns, 0,
                         (int)(sizeof pattern_cases / sizeof pattern_cases[0]));
     tcase_add_test(tc, test_null_sender);
