@@ -74,100 +74,6 @@ static char *choose_body(const m2s_config *cfg, const m2s_mail *mail)
     return xstrdup(plain ? plain : "");
 }
 
-/* True for a run of decoration characters, as monitoring templates frame
- * their headings with ("***** Nagios *****", "=====", "** PROBLEM **"). */
-static bool is_deco(char c)
-{
-    return c == '*' || c == '=' || c == '#' || c == '~' || c == '_';
-}
-
-static size_t deco_run(const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n && is_deco(p[i]) && p[i] == p[0])
-        i++;
-    return i >= 2 ? i : 0;
-}
-
-/* One line made phone-friendly: decoration at either end removed, runs of
- * spaces collapsed. Appended to b. */
-static void add_line(m2s_buf *b, const char *p, size_t n)
-{
-    size_t r;
-    while (n > 0 && (*p == ' ' || *p == '\t'))
-        p++, n--;
-    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-        n--;
-    if ((r = deco_run(p, n)) > 0 && (r == n || p[r] == ' ')) {
-        p += r;
-        n -= r;
-    }
-    for (size_t k = n; k > 0 && is_deco(p[k - 1]); k--) {
-        size_t start = k - 1;
-        while (start > 0 && p[start - 1] == p[k - 1])
-            start--;
-        if (k - start >= 2 && (start == 0 || p[start - 1] == ' '))
-            n = start;
-        break;
-    }
-    bool space = false;
-    size_t before = b->len;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == ' ' || p[i] == '\t') {
-            space = true;
-            continue;
-        }
-        /* a word that is nothing but decoration ("RE: ** PROBLEM") */
-        size_t w = 0;
-        while (i + w < n && p[i + w] != ' ' && p[i + w] != '\t')
-            w++;
-        if ((i == 0 || space) && deco_run(p + i, w) == w) {
-            i += w - 1;
-            continue;
-        }
-        if (space && b->len > before)
-            m2s_buf_addc(b, ' ');
-        space = false;
-        m2s_buf_add(b, p + i, w);
-        i += w - 1;
-    }
-}
-
-/* Tidy text for a phone: every line trimmed and freed of decoration, and
- * blank lines dropped (each costs a character and says nothing). */
-static char *tidy_formatted(const char *in)
-{
-    m2s_buf b;
-    m2s_buf_init(&b);
-    const char *p = in;
-    while (*p) {
-        size_t n = strcspn(p, "\r\n");
-        size_t mark = b.len;
-        if (b.len)
-            m2s_buf_addc(&b, '\n');
-        size_t body = b.len;
-        add_line(&b, p, n);
-        if (b.len == body) {            /* nothing left of that line */
-            b.len = mark;
-            if (b.data)
-                b.data[b.len] = '\0';
-        }
-        p += n;
-        if (*p == '\r')
-            p++;
-        if (*p == '\n')
-            p++;
-    }
-    char *s = m2s_buf_steal(&b);
-    size_t start = strspn(s, " \n");
-    size_t end = strlen(s);
-    while (end > start && strchr(" \n", s[end - 1]))
-        end--;
-    char *r = xstrndup(s + start, end - start);
-    free(s);
-    return r;
-}
-
 /* HTML mails often open with the subject, or the start of it, as a
  * heading: said once is enough. */
 static void drop_repeated_subject(m2s_message *msg)
@@ -321,7 +227,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     *why = NULL;
 
     char *squashed = m2s_text_squash(mail->subject ? mail->subject : "");
-    msg->subject = tidy_formatted(squashed);
+    msg->subject = m2s_text_tidy_lines(squashed);
     free(squashed);
     size_t sl = strlen(msg->subject);
     while (sl > 0 && strchr(":;,|- ", msg->subject[sl - 1]))
@@ -349,7 +255,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
         .strip = &cfg->strip_patterns,
     };
     char *tidied = m2s_text_tidy(body, &opts);
-    msg->body = tidy_formatted(tidied);
+    msg->body = m2s_text_tidy_lines(tidied);
     free(tidied);
     free(body);
     drop_repeated_subject(msg);
@@ -473,18 +379,6 @@ static char *join3(const char *a, const char *sep1, const char *b, const char *s
     return m2s_buf_steal(&buf);
 }
 
-/* The byte offset of the n-th character of UTF-8 s (or its end). */
-static size_t utf8_offset(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (; s[i] && n > 0; n--) {
-        i++;
-        while (((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-    }
-    return i;
-}
-
 /* s with GSM-7 stand-ins for curly quotes, dashes and the like, when
  * message.transliterate is on and that makes it GSM-7; a text that stays
  * UCS-2 anyway (emoji, Cyrillic, CJK) keeps its own characters. */
@@ -529,10 +423,10 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     /* No SMS part holds more than 160 characters, so a text of more than
      * twice max_parts * 160 characters is cut whatever happens: cut it
      * now, before the work that is linear in its length. */
-    size_t limit = utf8_offset(expanded, (size_t)cfg->max_parts * 320);
+    size_t limit = m2s_utf8_offset(expanded, (size_t)cfg->max_parts * 320);
     bool precut = expanded[limit] != '\0';
     expanded[limit] = '\0';
-    char *tidy = tidy_formatted(expanded);
+    char *tidy = m2s_text_tidy_lines(expanded);
     char *core = transliterated(cfg, tidy);
     char *pre = prefix ? transliterated(cfg, prefix) : NULL;
     char *suf = suffix ? transliterated(cfg, suffix) : NULL;

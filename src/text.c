@@ -127,6 +127,17 @@ char *m2s_utf8_sanitize(const char *in, size_t len)
     return m2s_buf_steal(&b);
 }
 
+size_t m2s_utf8_offset(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && n > 0; n--) {
+        i++;
+        while (((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
 /* ------------------------------------------------------------ whitespace */
 
 static bool is_uspace(unsigned int cp)
@@ -503,6 +514,102 @@ char *m2s_text_tidy(const char *in, const m2s_tidy_opts *opts)
     free(lines);
     free(norm);
     return m2s_buf_steal(&out);
+}
+
+/* ------------------------------------------------------------ lines */
+
+/* True for a run of decoration characters, as monitoring templates frame
+ * their headings with ("***** Nagios *****", "=====", "** PROBLEM **"). */
+static bool is_deco(char c)
+{
+    return c == '*' || c == '=' || c == '#' || c == '~' || c == '_';
+}
+
+/* Length of the run of one decoration character at p (n bytes), if it is
+ * two or more long; else 0. */
+static size_t deco_run(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_deco(p[i]) && p[i] == p[0])
+        i++;
+    return i >= 2 ? i : 0;
+}
+
+/* One line made phone-friendly: decoration at either end removed, runs of
+ * spaces collapsed. Appended to b. */
+static void add_line(m2s_buf *b, const char *p, size_t n)
+{
+    size_t r;
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if ((r = deco_run(p, n)) > 0 && (r == n || p[r] == ' ')) {
+        p += r;
+        n -= r;
+    }
+    for (size_t k = n; k > 0 && is_deco(p[k - 1]); k--) {
+        size_t start = k - 1;
+        while (start > 0 && p[start - 1] == p[k - 1])
+            start--;
+        if (k - start >= 2 && (start == 0 || p[start - 1] == ' '))
+            n = start;
+        break;
+    }
+    bool space = false;
+    size_t before = b->len;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ' ' || p[i] == '\t') {
+            space = true;
+            continue;
+        }
+        /* a word that is nothing but decoration ("RE: ** PROBLEM") */
+        size_t w = 0;
+        while (i + w < n && p[i + w] != ' ' && p[i + w] != '\t')
+            w++;
+        if ((i == 0 || space) && deco_run(p + i, w) == w) {
+            i += w - 1;
+            continue;
+        }
+        if (space && b->len > before)
+            m2s_buf_addc(b, ' ');
+        space = false;
+        m2s_buf_add(b, p + i, w);
+        i += w - 1;
+    }
+}
+
+char *m2s_text_tidy_lines(const char *in)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    const char *p = in ? in : "";
+    while (*p) {
+        size_t n = strcspn(p, "\r\n");
+        size_t mark = b.len;
+        if (b.len)
+            m2s_buf_addc(&b, '\n');
+        size_t body = b.len;
+        add_line(&b, p, n);
+        if (b.len == body) {            /* nothing left of that line */
+            b.len = mark;
+            if (b.data)
+                b.data[b.len] = '\0';
+        }
+        p += n;
+        if (*p == '\r')
+            p++;
+        if (*p == '\n')
+            p++;
+    }
+    char *s = m2s_buf_steal(&b);
+    size_t start = strspn(s, " \n");
+    size_t end = strlen(s);
+    while (end > start && strchr(" \n", s[end - 1]))
+        end--;
+    char *r = xstrndup(s + start, end - start);
+    free(s);
+    return r;
 }
 
 /* ------------------------------------------------------------ GSM-7 */

@@ -27,6 +27,19 @@ char *m2s_text_tidy(const char *in, const m2s_tidy_opts *opts);
  * used for subjects and one-line fields. */
 char *m2s_text_squash(const char *in);
 
+/* Tidy text for a phone, line by line: each line ("\n", "\r\n" or "\r"
+ * ends one) trimmed of spaces and tabs, freed of decoration (a run of two
+ * or more of the same "*=#~_" at either end or as a word of its own, as in
+ * "***** Nagios *****", "=====", "RE: ** PROBLEM **"), runs of spaces and
+ * tabs collapsed to one space; lines with nothing left are dropped, and
+ * the lines are joined with "\n". Used on the body, the subject and the
+ * formatted text. */
+char *m2s_text_tidy_lines(const char *in);
+
+/* The byte offset in s of its n-th code point, or strlen(s) when s has
+ * fewer. Never inside a UTF-8 sequence of valid input. */
+size_t m2s_utf8_offset(const char *s, size_t n);
+
 typedef enum { M2S_ENC_GSM7, M2S_ENC_UCS2 } m2s_encoding;
 
 typedef struct m2s_sms_count {

@@ -500,6 +500,25 @@ START_TEST(test_fit_many_lengths)
 }
 END_TEST
 
+/* The body and the subject are tidied line by line: decoration and
+ * blank lines go. */
+START_TEST(test_tidy_decoration)
+{
+    m2s_config *c = cfg_load(NULL);
+    m2s_mail *m = mail_new("** PROBLEM ** web01 =====",
+                           "***** Nagios *****\n\n  Host:   web01  \n=====\nState: DOWN\n", NULL);
+    m2s_message *msg = compose_ok(c, m, false);
+    ck_assert_str_eq(msg->subject, "PROBLEM web01");
+    ck_assert_str_eq(msg->body, "Nagios\nHost: web01\nState: DOWN");
+    char *t = text_ok(c, msg, "== {subject} ==\\n\\n{body}", NULL, NULL);
+    ck_assert_str_eq(t, "PROBLEM web01\nNagios\nHost: web01\nState: DOWN");
+    free(t);
+    m2s_message_free(msg);
+    m2s_mail_free(m);
+    m2s_config_free(c);
+}
+END_TEST
+
 /* Only separators left by an empty placeholder go: the body's own first
  * characters stay (a minus sign, a list dash).
  * (Stripping every leading ":-|,; " of the whole text once sent "-5 C in
@@ -847,6 +866,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_truncate_ucs2);
     tcase_add_test(tc, test_prefix_suffix_whole);
     tcase_add_test(tc, test_fit_many_lengths);
+    tcase_add_test(tc, test_tidy_decoration);
     tcase_add_test(tc, test_empty_subject_keeps_body_start);
     tcase_add_test(tc, test_transliterate_on);
     tcase_add_test(tc, test_transliterate_off);

@@ -1,5 +1,6 @@
 /* check_text.c - unit tests for text.c: GSM-7 table, part counting,
- * transliteration, fitting, tidying, squashing, UTF-8 sanitising. */
+ * transliteration, fitting, tidying (body and lines), squashing, UTF-8
+ * offsets and sanitising. */
 #include "build-config.h"
 
 #include <stdio.h>
@@ -654,6 +655,53 @@ START_TEST(test_tidy_strip_and_blank)
 }
 END_TEST
 
+START_TEST(test_tidy_lines)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        /* decoration framing a heading, or a line of its own */
+        { "***** Nagios *****\nHost down", "Nagios\nHost down" },
+        { "=====\nok\n=====", "ok" },
+        { "## Heading ##", "Heading" },
+        { "RE: ** PROBLEM ** web01", "RE: PROBLEM web01" },
+        { "~~ a ~~ __ b __", "a b" },
+        /* decoration that touches a word is part of it */
+        { "**bold** and __init__", "**bold** and __init__" },
+        { "==x== a*b", "==x== a*b" },
+        { "* item\n- item", "* item\n- item" },
+        { "**PROBLEM** ***", "**PROBLEM**" },
+        /* mixed characters are not one run */
+        { "*=*= alert", "*=*= alert" },
+        /* spaces and tabs trimmed and collapsed; blank lines dropped */
+        { "  a  \t b\t\n\n \t \n\nc  ", "a b\nc" },
+        { "a\r\nb\rc\r\n\r\nd", "a\nb\nc\nd" },
+        { "\xc3\xa9  \xd0\x96\t\xf0\x9f\x98\x80", "\xc3\xa9 \xd0\x96 \xf0\x9f\x98\x80" },
+        /* a non-breaking space is not a space here */
+        { "a\xc2\xa0" "b", "a\xc2\xa0" "b" },
+        { "*****\n=====\n \n", "" },
+        { "", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = m2s_text_tidy_lines(cases[i].in);
+        ck_assert_msg(strcmp(t, cases[i].out) == 0, "case %zu: got \"%s\" want \"%s\"",
+                      i, t, cases[i].out);
+        free(t);
+    }
+    char *t = m2s_text_tidy_lines(NULL);
+    ck_assert_str_eq(t, "");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_utf8_offset)
+{
+    const char *s = "a\xc3\xa9\xf0\x9f\x98\x80" "b\xe2\x82\xac";
+    static const size_t want[] = { 0, 1, 3, 7, 8, 11, 11, 11 };
+    for (size_t n = 0; n < sizeof want / sizeof want[0]; n++)
+        ck_assert_uint_eq(m2s_utf8_offset(s, n), want[n]);
+    ck_assert_uint_eq(m2s_utf8_offset("", 5), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ squash, sanitize */
 
 START_TEST(test_squash)
@@ -734,6 +782,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_tidy_quotes);
     tcase_add_test(tc, test_tidy_outlook);
     tcase_add_test(tc, test_tidy_strip_and_blank);
+    tcase_add_test(tc, test_tidy_lines);
+    tcase_add_test(tc, test_utf8_offset);
     tcase_add_test(tc, test_squash);
     tcase_add_test(tc, test_sanitize);
     suite_add_tcase(s, tc);
