@@ -359,26 +359,6 @@ char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
     return m2s_buf_steal(&b);
 }
 
-static char *join3(const char *a, const char *sep1, const char *b, const char *sep2,
-                   const char *c)
-{
-    m2s_buf buf;
-    m2s_buf_init(&buf);
-    if (a && *a) {
-        m2s_buf_adds(&buf, a);
-        if (b && *b)
-            m2s_buf_adds(&buf, sep1);
-    }
-    if (b)
-        m2s_buf_adds(&buf, b);
-    if (c && *c) {
-        if (buf.len)
-            m2s_buf_adds(&buf, sep2);
-        m2s_buf_adds(&buf, c);
-    }
-    return m2s_buf_steal(&buf);
-}
-
 /* s with GSM-7 stand-ins for curly quotes, dashes and the like, when
  * message.transliterate is on and that makes it GSM-7; a text that stays
  * UCS-2 anyway (emoji, Cyrillic, CJK) keeps its own characters. */
@@ -393,24 +373,6 @@ static char *transliterated(const m2s_config *cfg, const char *s)
         return t;
     free(t);
     return xstrdup(s);
-}
-
-/* The first len bytes of s cut back to a word boundary when one is near
- * (within 20 bytes), without trailing spaces or dangling punctuation.
- * len must fall on a character boundary. New string. */
-static char *cut_at_word(const char *s, size_t len)
-{
-    size_t end = len;
-    for (size_t back = 0; back < 20 && back < len; back++) {
-        char c = s[len - back];
-        if (c == ' ' || c == '\n' || c == '\t') {
-            end = len - back;
-            break;
-        }
-    }
-    while (end > 0 && strchr(" \t\n,;:-(", s[end - 1]))
-        end--;
-    return xstrndup(s, end);
 }
 
 m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
@@ -430,6 +392,9 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     char *core = transliterated(cfg, tidy);
     char *pre = prefix ? transliterated(cfg, prefix) : NULL;
     char *suf = suffix ? transliterated(cfg, suffix) : NULL;
+    /* prefix and suffix with their separators: "prefix core\nsuffix" */
+    char *head = pre && *pre ? xasprintf("%s ", pre) : xstrdup("");
+    char *tail = suf && *suf ? xasprintf("\n%s", suf) : xstrdup("");
     char *full = NULL;
     *text = NULL;
     *why = NULL;
@@ -440,7 +405,7 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
         *why = xstrdup("nothing to send: the mail has no subject and no text");
         goto out;
     }
-    full = join3(pre, " ", core, "\n", suf);
+    full = xasprintf("%s%s%s", head, core, tail);
     m2s_sms_count_text(full, count);
     if (count->parts <= cfg->max_parts && !precut) {
         *text = full;
@@ -453,40 +418,21 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                          precut ? "more than " : "", count->parts, cfg->max_parts);
         goto out;
     }
-    /* Truncate the core; prefix and suffix stay whole. A first cut fits
-     * the core alone, then it shrinks until all three fit with the marker
-     * at the end of the cut core. */
-    /* *count is still the count of the whole text */
-    const char *marker = count->encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
-    bool cut0 = false;
-    char *first = m2s_sms_fit(core, (int)cfg->max_parts, "", &cut0);
-    size_t len = strlen(first);
-    free(first);
-    for (int guard = 0; guard < 4000 && len > 0 && !*text; guard++) {
-        char *part = cut_at_word(core, len);
-        char *cut = xasprintf("%s%s", part, marker);
-        char *whole = join3(pre, " ", cut, "\n", suf);
-        m2s_sms_count wc;
-        m2s_sms_count_text(whole, &wc);
-        if (wc.parts <= cfg->max_parts && *part) {
-            *text = whole;
-            *count = wc;
-            *truncated = true;
-        } else {
-            free(whole);
-            len = strlen(part) > 4 ? strlen(part) - 4 : 0;
-            while (len > 0 && ((unsigned char)core[len] & 0xC0) == 0x80)
-                len--;
-        }
-        free(cut);
-        free(part);
-    }
+    /* The core is cut, prefix and suffix stay whole; the marker is the
+     * one of the whole text's encoding (*count is still its count). */
+    *text = m2s_sms_cut(head, core, tail, (int)cfg->max_parts,
+                        m2s_sms_marker(count->encoding));
     if (!*text) {
         cls = M2S_E_CONTENT;
         *why = xstrdup("message cannot be made to fit message.max_parts");
+        goto out;
     }
+    m2s_sms_count_text(*text, count);
+    *truncated = true;
 out:
     free(full);
+    free(tail);
+    free(head);
     free(suf);
     free(pre);
     free(core);
