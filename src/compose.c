@@ -73,100 +73,6 @@ static char *choose_body(const m2s_config *cfg, const m2s_mail *mail)
     return xstrdup(plain ? plain : "");
 }
 
-/* True for a run of decoration characters, as monitoring templates frame
- * their headings with ("***** Nagios *****", "=====", "** PROBLEM **"). */
-static bool is_deco(char c)
-{
-    return c == '*' || c == '=' || c == '#' || c == '~' || c == '_';
-}
-
-static size_t deco_run(const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n && is_deco(p[i]) && p[i] == p[0])
-        i++;
-    return i >= 2 ? i : 0;
-}
-
-/* One line made phone-friendly: decoration at either end removed, runs of
- * spaces collapsed. Appended to b. */
-static void add_line(m2s_buf *b, const char *p, size_t n)
-{
-    size_t r;
-    while (n > 0 && (*p == ' ' || *p == '\t'))
-        p++, n--;
-    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-        n--;
-    if ((r = deco_run(p, n)) > 0 && (r == n || p[r] == ' ')) {
-        p += r;
-        n -= r;
-    }
-    for (size_t k = n; k > 0 && is_deco(p[k - 1]); k--) {
-        size_t start = k - 1;
-        while (start > 0 && p[start - 1] == p[k - 1])
-            start--;
-        if (k - start >= 2 && (start == 0 || p[start - 1] == ' '))
-            n = start;
-        break;
-    }
-    bool space = false;
-    size_t before = b->len;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == ' ' || p[i] == '\t') {
-            space = true;
-            continue;
-        }
-        /* a word that is nothing but decoration ("RE: ** PROBLEM") */
-        size_t w = 0;
-        while (i + w < n && p[i + w] != ' ' && p[i + w] != '\t')
-            w++;
-        if ((i == 0 || space) && deco_run(p + i, w) == w) {
-            i += w - 1;
-            continue;
-        }
-        if (space && b->len > before)
-            m2s_buf_addc(b, ' ');
-        space = false;
-        m2s_buf_add(b, p + i, w);
-        i += w - 1;
-    }
-}
-
-/* Tidy text for a phone: every line trimmed and freed of decoration, and
- * blank lines dropped (each costs a character and says nothing). */
-static char *tidy_formatted(const char *in)
-{
-    m2s_buf b;
-    m2s_buf_init(&b);
-    const char *p = in;
-    while (*p) {
-        size_t n = strcspn(p, "\r\n");
-        size_t mark = b.len;
-        if (b.len)
-            m2s_buf_addc(&b, '\n');
-        size_t body = b.len;
-        add_line(&b, p, n);
-        if (b.len == body) {            /* nothing left of that line */
-            b.len = mark;
-            if (b.data)
-                b.data[b.len] = '\0';
-        }
-        p += n;
-        if (*p == '\r')
-            p++;
-        if (*p == '\n')
-            p++;
-    }
-    char *s = m2s_buf_steal(&b);
-    size_t start = strspn(s, " \n");
-    size_t end = strlen(s);
-    while (end > start && strchr(" \n", s[end - 1]))
-        end--;
-    char *r = xstrndup(s + start, end - start);
-    free(s);
-    return r;
-}
-
 /* HTML mails often open with the subject, or the start of it, as a
  * heading: said once is enough. */
 static void drop_repeated_subject(m2s_message *msg)
@@ -324,7 +230,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     *why = NULL;
 
     char *squashed = m2s_text_squash(mail->subject ? mail->subject : "");
-    msg->subject = tidy_formatted(squashed);
+    msg->subject = m2s_text_tidy_lines(squashed);
     free(squashed);
     size_t sl = strlen(msg->subject);
     while (sl > 0 && strchr(":;,|- ", msg->subject[sl - 1]))
@@ -352,7 +258,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
         .strip = &cfg->strip_patterns,
     };
     char *tidied = m2s_text_tidy(body, &opts);
-    msg->body = tidy_formatted(tidied);
+    msg->body = m2s_text_tidy_lines(tidied);
     free(tidied);
     free(body);
     drop_repeated_subject(msg);
@@ -456,38 +362,6 @@ char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
     return m2s_buf_steal(&b);
 }
 
-static char *join3(const char *a, const char *sep1, const char *b, const char *sep2,
-                   const char *c)
-{
-    m2s_buf buf;
-    m2s_buf_init(&buf);
-    if (a && *a) {
-        m2s_buf_adds(&buf, a);
-        if (b && *b)
-            m2s_buf_adds(&buf, sep1);
-    }
-    if (b)
-        m2s_buf_adds(&buf, b);
-    if (c && *c) {
-        if (buf.len)
-            m2s_buf_adds(&buf, sep2);
-        m2s_buf_adds(&buf, c);
-    }
-    return m2s_buf_steal(&buf);
-}
-
-/* The byte offset of the n-th character of UTF-8 s (or its end). */
-static size_t utf8_offset(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (; s[i] && n > 0; n--) {
-        i++;
-        while (((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-    }
-    return i;
-}
-
 /* s with GSM-7 stand-ins for curly quotes, dashes and the like, when
  * message.transliterate is on and that makes it GSM-7; a text that stays
  * UCS-2 anyway (emoji, Cyrillic, CJK) keeps its own characters. */
@@ -504,24 +378,6 @@ static char *transliterated(const m2s_config *cfg, const char *s)
     return xstrdup(s);
 }
 
-/* The first len bytes of s cut back to a word boundary when one is near
- * (within 20 bytes), without trailing spaces or dangling punctuation.
- * len must fall on a character boundary. New string. */
-static char *cut_at_word(const char *s, size_t len)
-{
-    size_t end = len;
-    for (size_t back = 0; back < 20 && back < len; back++) {
-        char c = s[len - back];
-        if (c == ' ' || c == '\n' || c == '\t') {
-            end = len - back;
-            break;
-        }
-    }
-    while (end > 0 && strchr(" \t\n,;:-(", s[end - 1]))
-        end--;
-    return xstrndup(s, end);
-}
-
 m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                            const char *fmt, const char *prefix,
                            const char *suffix, char **text,
@@ -532,13 +388,16 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     /* No SMS part holds more than 160 characters, so a text of more than
      * twice max_parts * 160 characters is cut whatever happens: cut it
      * now, before the work that is linear in its length. */
-    size_t limit = utf8_offset(expanded, (size_t)cfg->max_parts * 320);
+    size_t limit = m2s_utf8_offset(expanded, (size_t)cfg->max_parts * 320);
     bool precut = expanded[limit] != '\0';
     expanded[limit] = '\0';
-    char *tidy = tidy_formatted(expanded);
+    char *tidy = m2s_text_tidy_lines(expanded);
     char *core = transliterated(cfg, tidy);
     char *pre = prefix ? transliterated(cfg, prefix) : NULL;
     char *suf = suffix ? transliterated(cfg, suffix) : NULL;
+    /* prefix and suffix with their separators: "prefix core\nsuffix" */
+    char *head = pre && *pre ? xasprintf("%s ", pre) : xstrdup("");
+    char *tail = suf && *suf ? xasprintf("\n%s", suf) : xstrdup("");
     char *full = NULL;
     *text = NULL;
     *why = NULL;
@@ -549,7 +408,7 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
         *why = xstrdup("nothing to send: the mail has no subject and no text");
         goto out;
     }
-    full = join3(pre, " ", core, "\n", suf);
+    full = xasprintf("%s%s%s", head, core, tail);
     m2s_sms_count_text(full, count);
     if (count->parts <= cfg->max_parts && !precut) {
         *text = full;
@@ -562,40 +421,21 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                          precut ? "more than " : "", count->parts, cfg->max_parts);
         goto out;
     }
-    /* Truncate the core; prefix and suffix stay whole. A first cut fits
-     * the core alone, then it shrinks until all three fit with the marker
-     * at the end of the cut core. */
-    /* *count is still the count of the whole text */
-    const char *marker = count->encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
-    bool cut0 = false;
-    char *first = m2s_sms_fit(core, (int)cfg->max_parts, "", &cut0);
-    size_t len = strlen(first);
-    free(first);
-    for (int guard = 0; guard < 4000 && len > 0 && !*text; guard++) {
-        char *part = cut_at_word(core, len);
-        char *cut = xasprintf("%s%s", part, marker);
-        char *whole = join3(pre, " ", cut, "\n", suf);
-        m2s_sms_count wc;
-        m2s_sms_count_text(whole, &wc);
-        if (wc.parts <= cfg->max_parts && *part) {
-            *text = whole;
-            *count = wc;
-            *truncated = true;
-        } else {
-            free(whole);
-            len = strlen(part) > 4 ? strlen(part) - 4 : 0;
-            while (len > 0 && ((unsigned char)core[len] & 0xC0) == 0x80)
-                len--;
-        }
-        free(cut);
-        free(part);
-    }
+    /* The core is cut, prefix and suffix stay whole; the marker is the
+     * one of the whole text's encoding (*count is still its count). */
+    *text = m2s_sms_cut(head, core, tail, (int)cfg->max_parts,
+                        m2s_sms_marker(count->encoding));
     if (!*text) {
         cls = M2S_E_CONTENT;
         *why = xstrdup("message cannot be made to fit message.max_parts");
+        goto out;
     }
+    m2s_sms_count_text(*text, count);
+    *truncated = true;
 out:
     free(full);
+    free(tail);
+    free(head);
     free(suf);
     free(pre);
     free(core);

@@ -127,6 +127,17 @@ char *m2s_utf8_sanitize(const char *in, size_t len)
     return m2s_buf_steal(&b);
 }
 
+size_t m2s_utf8_offset(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && n > 0; n--) {
+        i++;
+        while (((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
 /* ------------------------------------------------------------ whitespace */
 
 static bool is_uspace(unsigned int cp)
@@ -505,6 +516,102 @@ char *m2s_text_tidy(const char *in, const m2s_tidy_opts *opts)
     return m2s_buf_steal(&out);
 }
 
+/* ------------------------------------------------------------ lines */
+
+/* True for a run of decoration characters, as monitoring templates frame
+ * their headings with ("***** Nagios *****", "=====", "** PROBLEM **"). */
+static bool is_deco(char c)
+{
+    return c == '*' || c == '=' || c == '#' || c == '~' || c == '_';
+}
+
+/* Length of the run of one decoration character at p (n bytes), if it is
+ * two or more long; else 0. */
+static size_t deco_run(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_deco(p[i]) && p[i] == p[0])
+        i++;
+    return i >= 2 ? i : 0;
+}
+
+/* One line made phone-friendly: decoration at either end removed, runs of
+ * spaces collapsed. Appended to b. */
+static void add_line(m2s_buf *b, const char *p, size_t n)
+{
+    size_t r;
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if ((r = deco_run(p, n)) > 0 && (r == n || p[r] == ' ')) {
+        p += r;
+        n -= r;
+    }
+    for (size_t k = n; k > 0 && is_deco(p[k - 1]); k--) {
+        size_t start = k - 1;
+        while (start > 0 && p[start - 1] == p[k - 1])
+            start--;
+        if (k - start >= 2 && (start == 0 || p[start - 1] == ' '))
+            n = start;
+        break;
+    }
+    bool space = false;
+    size_t before = b->len;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ' ' || p[i] == '\t') {
+            space = true;
+            continue;
+        }
+        /* a word that is nothing but decoration ("RE: ** PROBLEM") */
+        size_t w = 0;
+        while (i + w < n && p[i + w] != ' ' && p[i + w] != '\t')
+            w++;
+        if ((i == 0 || space) && deco_run(p + i, w) == w) {
+            i += w - 1;
+            continue;
+        }
+        if (space && b->len > before)
+            m2s_buf_addc(b, ' ');
+        space = false;
+        m2s_buf_add(b, p + i, w);
+        i += w - 1;
+    }
+}
+
+char *m2s_text_tidy_lines(const char *in)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    const char *p = in ? in : "";
+    while (*p) {
+        size_t n = strcspn(p, "\r\n");
+        size_t mark = b.len;
+        if (b.len)
+            m2s_buf_addc(&b, '\n');
+        size_t body = b.len;
+        add_line(&b, p, n);
+        if (b.len == body) {            /* nothing left of that line */
+            b.len = mark;
+            if (b.data)
+                b.data[b.len] = '\0';
+        }
+        p += n;
+        if (*p == '\r')
+            p++;
+        if (*p == '\n')
+            p++;
+    }
+    char *s = m2s_buf_steal(&b);
+    size_t start = strspn(s, " \n");
+    size_t end = strlen(s);
+    while (end > start && strchr(" \n", s[end - 1]))
+        end--;
+    char *r = xstrndup(s + start, end - start);
+    free(s);
+    return r;
+}
+
 /* ------------------------------------------------------------ GSM-7 */
 
 bool m2s_gsm7_char(unsigned int cp, int *septets)
@@ -735,11 +842,18 @@ char *m2s_transliterate(const char *utf8)
 
 /* ------------------------------------------------------------ fitting */
 
-static int parts_of(const char *s, size_t len, const char *marker)
+#define CUT_WORD_BACK 20        /* characters looked back for a word boundary */
+
+/* Parts of head + text[0..len) + marker + tail. */
+static int parts_of(const char *head, const char *text, size_t len, const char *marker,
+                    const char *tail)
 {
-    char *t = xmalloc(len + strlen(marker) + 1);
-    memcpy(t, s, len);
-    strcpy(t + len, marker);
+    size_t hl = strlen(head), ml = strlen(marker), tl = strlen(tail);
+    char *t = xmalloc(hl + len + ml + tl + 1);
+    memcpy(t, head, hl);
+    memcpy(t + hl, text, len);
+    memcpy(t + hl + len, marker, ml);
+    memcpy(t + hl + len + ml, tail, tl + 1);
     m2s_sms_count c;
     m2s_sms_count_text(t, &c);
     free(t);
@@ -762,12 +876,106 @@ static bool is_attached(unsigned int cp)
            (cp >= 0xE0020 && cp <= 0xE007F);
 }
 
+/* The truncation rule (see text.h): how many bytes of text are kept so
+ * that head + kept + marker + tail fits in max_parts. 0 when not even the
+ * first character fits. */
+static size_t fit_cut(const char *head, const char *text, const char *marker,
+                      const char *tail, int max_parts)
+{
+    size_t len = strlen(text), nc = 0;
+    size_t *bounds = xmalloc((len + 1) * sizeof *bounds); /* byte offset of each code point, plus len */
+    unsigned int *cps = xmalloc((len + 1) * sizeof *cps);
+    for (size_t i = 0; i < len;) {
+        unsigned int cp;
+        size_t n = utf8_decode((const unsigned char *)text + i, len - i, &cp);
+        bounds[nc] = i;
+        cps[nc] = cp;
+        nc++;
+        i += n;
+    }
+    bounds[nc] = len;
+    cps[nc] = 0;
+
+    /* Largest k such that the first k characters fit. Parts grow
+     * monotonically with the kept start, so a binary search finds it. */
+    size_t lo = 0, hi = nc + 1;     /* fits(lo) is taken to hold, fits(hi) does not */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (parts_of(head, text, bounds[mid], marker, tail) <= max_parts)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    size_t k = lo;
+
+    /* Prefer a word boundary within the last CUT_WORD_BACK characters;
+     * in a long word (a URL, a path) the punctuation that separates its
+     * pieces; else any character. */
+    size_t cut = k;
+    bool found = false;
+    for (int pass = 0; pass < 2 && !found; pass++) {
+        for (size_t j = k, steps = 0; j > 0 && steps <= CUT_WORD_BACK; j--, steps++) {
+            if (pass == 0 ? is_uspace(cps[j]) : is_trailing_junk(cps[j])) {
+                cut = j;
+                found = true;
+                break;
+            }
+        }
+    }
+    if (!is_uspace(cps[cut])) {
+        /* keep combining marks, joiners and variation selectors with
+         * their base, unless the text is one such cluster */
+        size_t at = cut;
+        while (cut > 0 && (is_attached(cps[cut]) || cps[cut - 1] == 0x200D))
+            cut--;
+        if (cut == 0)
+            cut = at;
+    }
+    size_t before = cut;
+    while (cut > 0 && is_trailing_junk(cps[cut - 1]))
+        cut--;
+    if (cut == 0)
+        cut = before;       /* nothing but punctuation: keep it */
+    /* Safety net; does not trigger when counting is monotonic. */
+    while (cut > 0 && parts_of(head, text, bounds[cut], marker, tail) > max_parts)
+        cut--;
+    size_t kept = bounds[cut];
+    free(bounds);
+    free(cps);
+    return kept;
+}
+
+char *m2s_sms_cut(const char *head, const char *core, const char *tail,
+                  int max_parts, const char *marker)
+{
+    char *res = NULL;
+    if (!head)
+        head = "";
+    if (!core)
+        core = "";
+    if (!tail)
+        tail = "";
+    if (!marker)
+        marker = "";
+    if (max_parts < 1)
+        max_parts = 1;
+    size_t kept = fit_cut(head, core, marker, tail, max_parts);
+    if (kept == 0)
+        goto out;
+    size_t hl = strlen(head), ml = strlen(marker), tl = strlen(tail);
+    res = xmalloc(hl + kept + ml + tl + 1);
+    memcpy(res, head, hl);
+    memcpy(res + hl, core, kept);
+    memcpy(res + hl + kept, marker, ml);
+    memcpy(res + hl + kept + ml, tail, tl + 1);
+out:
+    return res;
+}
+
 char *m2s_sms_fit(const char *utf8, int max_parts, const char *marker, bool *truncated)
 {
     const char *text = utf8 ? utf8 : "";
     char *res = NULL;
-    size_t *bounds = NULL;       /* byte offset of each code point start, plus len */
-    unsigned int *cps = NULL;
     bool trunc = false;
     if (max_parts < 1)
         max_parts = 1;
@@ -781,66 +989,18 @@ char *m2s_sms_fit(const char *utf8, int max_parts, const char *marker, bool *tru
         goto out;
     }
     trunc = true;
-    if (parts_of("", 0, marker) > max_parts)
+    if (parts_of("", "", 0, marker, "") > max_parts)
         marker = "";        /* an absurd marker must not eat the message */
-
-    size_t len = strlen(text), nc = 0;
-    bounds = xmalloc((len + 1) * sizeof *bounds);
-    cps = xmalloc((len + 1) * sizeof *cps);
-    for (size_t i = 0; i < len;) {
-        unsigned int cp;
-        size_t n = utf8_decode((const unsigned char *)text + i, len - i, &cp);
-        bounds[nc] = i;
-        cps[nc] = cp;
-        nc++;
-        i += n;
-    }
-    bounds[nc] = len;
-    cps[nc] = 0;
-
-    /* Largest k such that the first k characters plus marker fit. Parts
-     * grow monotonically with the prefix, so a binary search finds it. */
-    size_t lo = 0, hi = nc;     /* fits(lo) holds, fits(hi) does not */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (parts_of(text, bounds[mid], marker) <= max_parts)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    size_t k = lo;
-
-    /* Prefer a word boundary within the last 20 characters. */
-    size_t cut = k;
-    for (size_t j = k, steps = 0; j > 0 && steps <= 20; j--, steps++) {
-        if (is_uspace(cps[j])) {
-            cut = j;
-            break;
-        }
-    }
-    if (cut == k) {
-        /* character cut: keep combining marks, joiners and variation
-         * selectors with their base */
-        while (cut > 0 && (is_attached(cps[cut]) || cps[cut - 1] == 0x200D))
-            cut--;
-    }
-    size_t before = cut;
-    while (cut > 0 && is_trailing_junk(cps[cut - 1]))
-        cut--;
-    if (cut == 0)
-        cut = before;       /* nothing but punctuation: keep it */
-    /* Safety net; does not trigger when counting is monotonic. */
-    while (cut > 0 && parts_of(text, bounds[cut], marker) > max_parts)
-        cut--;
-    size_t blen = bounds[cut];
-    res = xmalloc(blen + strlen(marker) + 1);
-    memcpy(res, text, blen);
-    strcpy(res + blen, marker);
-
+    res = m2s_sms_cut("", text, "", max_parts, marker);
+    if (!res)
+        res = xstrdup(marker);
 out:
-    free(bounds);
-    free(cps);
     if (truncated)
         *truncated = trunc;
     return res;
+}
+
+const char *m2s_sms_marker(m2s_encoding encoding)
+{
+    return encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
 }

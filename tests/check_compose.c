@@ -500,6 +500,123 @@ START_TEST(test_fit_many_lengths)
 }
 END_TEST
 
+/* The text is cut by text.c's one rule, the same with or without a
+ * prefix and suffix: what m2s_sms_fit gives for the whole text, what
+ * m2s_sms_cut gives between the prefix and suffix (with their separators). */
+START_TEST(test_truncate_one_rule)
+{
+    static const char *const bodies[] = {
+        "disk quota exceeded on vol ",
+        "see https://grafana.example.com/alerting/grafana/abcdefghij/view?orgId=1 ",
+        "\xd0\xb4\xd0\xb8\xd1\x81\xd0\xba \xd0\xbf\xd0\xbe\xd0\xbb\xd0\xbd, ",
+        "a\xf0\x9f\x98\x80 [x] ",
+    };
+    for (int mp = 1; mp <= 3; mp++) {
+        char *extra = xasprintf("message = { max_parts = %d; format = \"{body}\"; };\n", mp);
+        m2s_config *c = cfg_load(extra);
+        free(extra);
+        for (size_t w = 0; w < sizeof bodies / sizeof bodies[0]; w++) {
+            for (int reps = 5; reps < 60; reps += 7) {
+                char *body = repeat(bodies[w], reps);
+                body[strlen(body) - 1] = '\0';
+                for (int ps = 0; ps < 4; ps++) {
+                    const char *prefix = ps & 1 ? "(+2 suppressed)" : NULL;
+                    const char *suffix = ps & 2 ? "https://x.example/f/0123456789" : NULL;
+                    m2s_message msg = { 0 };
+                    msg.subject = msg.from_addr = msg.from_name = (char *)"";
+                    msg.body = body;
+                    char *text = NULL, *why = NULL;
+                    m2s_sms_count cnt;
+                    bool tr = false;
+                    ck_assert_int_eq(text_of(c, &msg, NULL, prefix, suffix, &text, &cnt, &tr,
+                                             &why), M2S_OK);
+                    char *full = xasprintf("%s%s%s%s%s", prefix ? prefix : "", prefix ? " " : "",
+                                           body, suffix ? "\n" : "", suffix ? suffix : "");
+                    m2s_sms_count whole;
+                    m2s_sms_count_text(full, &whole);
+                    const char *marker = whole.encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
+                    char *want;
+                    if (whole.parts <= mp) {
+                        want = xstrdup(full);
+                    } else if (!prefix && !suffix) {
+                        bool cut = false;
+                        want = m2s_sms_fit(body, mp, marker, &cut);
+                        ck_assert(cut);
+                    } else {
+                        char *head = xasprintf("%s%s", prefix ? prefix : "", prefix ? " " : "");
+                        char *tail = xasprintf("%s%s", suffix ? "\n" : "", suffix ? suffix : "");
+                        want = m2s_sms_cut(head, body, tail, mp, marker);
+                        free(head);
+                        free(tail);
+                    }
+                    ck_assert_ptr_nonnull(want);
+                    ck_assert_msg(strcmp(text, want) == 0, "mp %d body %zu reps %d ps %d:\n%s\nwant\n%s",
+                                  mp, w, reps, ps, text, want);
+                    ck_assert(tr == (whole.parts > mp));
+                    m2s_sms_count mine;
+                    m2s_sms_count_text(text, &mine);
+                    ck_assert_int_eq(mine.parts, cnt.parts);
+                    ck_assert_uint_eq(mine.units, cnt.units);
+                    free(want);
+                    free(full);
+                    free(text);
+                }
+                free(body);
+            }
+        }
+        m2s_config_free(c);
+    }
+}
+END_TEST
+
+/* A URL cut in the middle goes back to where its pieces meet, with the
+ * suffix kept whole after it. */
+START_TEST(test_truncate_url_with_suffix)
+{
+    m2s_config *c = cfg_load("message = { max_parts = 1; format = \"{body}\"; };\n");
+    char *words = repeat("word ", 23);                 /* 115 characters */
+    char *body = xasprintf("%shttps://grafana.example.com/alerting/grafana/abcdefghij/view",
+                           words);
+    m2s_message msg = { 0 };
+    msg.subject = msg.from_addr = msg.from_name = (char *)"";
+    msg.body = body;
+    char *text = NULL, *why = NULL;
+    m2s_sms_count cnt;
+    bool tr = false;
+    /* 160 - 3 - 17: 140 characters of the body, up to "example.c" */
+    ck_assert_int_eq(text_of(c, &msg, NULL, NULL, "https://f.ex/abc", &text, &cnt, &tr, &why),
+                     M2S_OK);
+    char *want = xasprintf("%shttps://grafana.example...\nhttps://f.ex/abc", words);
+    ck_assert_str_eq(text, want);
+    ck_assert(tr);
+    ck_assert_int_eq(cnt.parts, 1);
+    free(want);
+    free(text);
+    free(body);
+    free(words);
+    m2s_config_free(c);
+}
+END_TEST
+
+/* The body and the subject are tidied line by line: decoration and
+ * blank lines go. */
+START_TEST(test_tidy_decoration)
+{
+    m2s_config *c = cfg_load(NULL);
+    m2s_mail *m = mail_new("** PROBLEM ** web01 =====",
+                           "***** Nagios *****\n\n  Host:   web01  \n=====\nState: DOWN\n", NULL);
+    m2s_message *msg = compose_ok(c, m, false);
+    ck_assert_str_eq(msg->subject, "PROBLEM web01");
+    ck_assert_str_eq(msg->body, "Nagios\nHost: web01\nState: DOWN");
+    char *t = text_ok(c, msg, "== {subject} ==\\n\\n{body}", NULL, NULL);
+    ck_assert_str_eq(t, "PROBLEM web01\nNagios\nHost: web01\nState: DOWN");
+    free(t);
+    m2s_message_free(msg);
+    m2s_mail_free(m);
+    m2s_config_free(c);
+}
+END_TEST
+
 /* Only separators left by an empty placeholder go: the body's own first
  * characters stay (a minus sign, a list dash).
  * (Stripping every leading ":-|,; " of the whole text once sent "-5 C in
@@ -847,6 +964,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_truncate_ucs2);
     tcase_add_test(tc, test_prefix_suffix_whole);
     tcase_add_test(tc, test_fit_many_lengths);
+    tcase_add_test(tc, test_truncate_one_rule);
+    tcase_add_test(tc, test_truncate_url_with_suffix);
+    tcase_add_test(tc, test_tidy_decoration);
     tcase_add_test(tc, test_empty_subject_keeps_body_start);
     tcase_add_test(tc, test_transliterate_on);
     tcase_add_test(tc, test_transliterate_off);

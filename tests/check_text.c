@@ -1,5 +1,6 @@
 /* check_text.c - unit tests for text.c: GSM-7 table, part counting,
- * transliteration, fitting, tidying, squashing, UTF-8 sanitising. */
+ * transliteration, fitting and cutting, tidying (body and lines),
+ * squashing, UTF-8 offsets and sanitising. */
 #include "build-config.h"
 
 #include <stdio.h>
@@ -544,6 +545,254 @@ START_TEST(test_fit_random)
 }
 END_TEST
 
+/* The byte length of the kept start of core in head + kept + marker + tail,
+ * after checking that t has that shape. */
+static size_t kept_of(const char *t, const char *head, const char *core,
+                      const char *marker, const char *tail)
+{
+    size_t tl = strlen(t), hl = strlen(head), ml = strlen(marker), sl = strlen(tail);
+    ck_assert_uint_ge(tl, hl + ml + sl);
+    ck_assert_msg(strncmp(t, head, hl) == 0, "head lost: %s", t);
+    ck_assert_msg(strcmp(t + tl - sl, tail) == 0, "tail lost: %s", t);
+    ck_assert_msg(strncmp(t + tl - sl - ml, marker, ml) == 0, "no marker before the tail: %s", t);
+    size_t kept = tl - hl - ml - sl;
+    ck_assert_uint_le(kept, strlen(core));
+    ck_assert_msg(strncmp(t + hl, core, kept) == 0, "not a start of the core: %s", t);
+    /* whole characters only */
+    ck_assert_msg(((unsigned char)core[kept] & 0xC0) != 0x80, "cut inside a character: %s", t);
+    return kept;
+}
+
+START_TEST(test_cut_between_words)
+{
+    /* 16 + core + 3 + 29 in 160 septets: 112 of the core would fit, the
+     * cut goes back to the space after the 12th word */
+    char *words = repeat("abcdefgh ", 40);
+    words[strlen(words) - 1] = '\0';
+    const char *head = "(+3 suppressed) ", *tail = "\nhttps://x.example/0123456789";
+    char *t = m2s_sms_cut(head, words, tail, 1, "...");
+    ck_assert_ptr_nonnull(t);
+    char *twelve = repeat("abcdefgh ", 12);
+    twelve[strlen(twelve) - 1] = '\0';
+    char *want = xasprintf("%s%s...%s", head, twelve, tail);
+    ck_assert_str_eq(t, want);
+    ck_assert_int_eq(parts(t), 1);
+    ck_assert_uint_eq(kept_of(t, head, words, "...", tail), 107);
+    free(want);
+    free(t);
+
+    /* the same core, cut alone, goes further with the same rule */
+    bool tr = false;
+    char *whole = m2s_sms_fit(words, 1, "...", &tr);
+    char *cut = m2s_sms_cut("", words, "", 1, "...");
+    ck_assert(tr);
+    ck_assert_str_eq(whole, cut);
+    free(cut);
+    char *seventeen = repeat("abcdefgh ", 17);
+    seventeen[strlen(seventeen) - 1] = '\0';
+    want = xasprintf("%s...", seventeen);      /* 152 + 3; 157 would cut "abcd" */
+    ck_assert_str_eq(whole, want);
+    free(want);
+    free(whole);
+
+    /* a core that would fit whole still ends at a word: it is only the
+     * start of a longer text */
+    t = m2s_sms_cut("", "alpha beta gamma", "", 1, "...");
+    ck_assert_str_eq(t, "alpha beta...");
+    free(t);
+    /* punctuation before the cut is dropped, separators of head and tail are kept */
+    t = m2s_sms_cut("[a] ", "one, two; three: four - five", "\n[b]", 1, "...");
+    ck_assert_str_eq(t, "[a] one, two; three: four...\n[b]");
+    free(t);
+
+    free(seventeen);
+    free(twelve);
+    free(words);
+}
+END_TEST
+
+START_TEST(test_cut_no_room)
+{
+    char *head = repeat("a", 150);
+    /* 150 + 3 + 5: two characters of the core fit, up to the space */
+    char *t = m2s_sms_cut(head, "xy zw", "\nbbbb", 1, "...");
+    char *want = xasprintf("%sxy...\nbbbb", head);
+    ck_assert_str_eq(t, want);
+    free(want);
+    free(t);
+    /* 150 + 3 + 9 > 160 with no core at all: NULL */
+    ck_assert_ptr_null(m2s_sms_cut(head, "xy zw", "\nbbbbbbbb", 1, "..."));
+    /* a second part makes room */
+    t = m2s_sms_cut(head, "xy zw", "\nbbbbbbbb", 2, "...");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(parts(t), 2);
+    free(t);
+    /* NULL head, tail and marker are "" */
+    t = m2s_sms_cut(NULL, "one two", NULL, 1, NULL);
+    ck_assert_str_eq(t, "one");
+    free(t);
+    free(head);
+}
+END_TEST
+
+START_TEST(test_cut_whole_characters)
+{
+    /* extension characters: 78 * 2 + 3 = 159 septets, 79 would be 161;
+     * "[" is also punctuation, but nothing else is there: kept */
+    char *s = repeat("[", 100);
+    char *t = m2s_sms_cut("", s, "", 1, "...");
+    char *want = repeat("[", 78);
+    ck_assert_str_eq(t + 78, "...");
+    ck_assert(strncmp(t, want, 78) == 0);
+    ck_assert_uint_eq(strlen(t), 81);
+    free(want);
+    free(t);
+    free(s);
+    /* the euro sign: 3 bytes, 2 septets */
+    s = repeat("\xe2\x82\xac", 100);
+    t = m2s_sms_cut("", s, "", 1, "...");
+    ck_assert_uint_eq(kept_of(t, "", s, "...", ""), 78 * 3);
+    ck_assert_int_eq(parts(t), 1);
+    free(t);
+    free(s);
+    /* surrogate pairs: 34 emoji (68 units) + the ellipsis in 70 */
+    s = repeat("\xf0\x9f\x98\x80", 50);
+    t = m2s_sms_cut("", s, "", 1, "\xe2\x80\xa6");
+    ck_assert_uint_eq(kept_of(t, "", s, "\xe2\x80\xa6", ""), 34 * 4);
+    free(t);
+    free(s);
+    /* combining marks stay with their letter: 69 units would end in a
+     * bare "e", so 34 whole "e\u0301" are kept */
+    s = repeat("e\xcc\x81", 100);
+    t = m2s_sms_cut("", s, "", 1, "\xe2\x80\xa6");
+    ck_assert_uint_eq(kept_of(t, "", s, "\xe2\x80\xa6", ""), 34 * 3);
+    free(t);
+    free(s);
+    /* never right after a joiner: 13 "man technologist" sequences (5
+     * units each) and a man (2) would fit with the ellipsis, not the
+     * joiner and laptop after him: the sequence goes whole */
+    s = repeat("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x92\xbb", 30);
+    t = m2s_sms_cut("", s, "", 1, "\xe2\x80\xa6");
+    ck_assert_uint_eq(kept_of(t, "", s, "\xe2\x80\xa6", ""), 13 * 11);
+    free(t);
+    free(s);
+    /* a text that is one long joined cluster is still cut, not lost */
+    s = repeat("\xd0\x96\xe2\x80\x8d", 60);
+    t = m2s_sms_cut("", s, "", 1, "\xe2\x80\xa6");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(kept_of(t, "", s, "\xe2\x80\xa6", ""), 34 * 5 + 2);
+    ck_assert_int_eq(parts(t), 1);
+    free(t);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_cut_long_word_at_punctuation)
+{
+    /* no space within 20 characters of the cut: the URL is cut where its
+     * pieces meet, not in the middle of one */
+    char *words = repeat("word ", 23);       /* 115 characters */
+    char *s = xasprintf("%shttps://grafana.example.com/alerting/grafana/abcdefghij/view", words);
+    bool tr = false;
+    char *t = m2s_sms_fit(s, 1, "...", &tr);
+    ck_assert(tr);
+    char *want = xasprintf("%shttps://grafana.example.com/alerting...", words);
+    ck_assert_str_eq(t, want);
+    free(want);
+    free(t);
+    /* between a head and a tail, the same rule: 140 characters fit with
+     * the marker and the tail, up to "example.c" */
+    t = m2s_sms_cut("", s, "\nhttps://f.ex/abc", 1, "...");
+    want = xasprintf("%shttps://grafana.example...\nhttps://f.ex/abc", words);
+    ck_assert_str_eq(t, want);
+    free(want);
+    free(t);
+    free(s);
+    free(words);
+}
+END_TEST
+
+/* The cut went back from the longest start that fits by at most 21
+ * characters, plus punctuation, white space and characters that hold on
+ * to the next one (combining marks, joiners). */
+static void check_not_short(const char *t, const char *head, const char *core, size_t kept,
+                            const char *marker, const char *tail, int maxp)
+{
+    /* the longest start that fits, found one character at a time */
+    size_t fit = kept;
+    const char *p = core + kept;
+    while (*p) {
+        const char *q = p;
+        dec(&q);
+        char *c = xasprintf("%s%.*s%s%s", head, (int)(q - core), core, marker, tail);
+        bool ok = parts(c) <= maxp;
+        free(c);
+        if (!ok)
+            break;
+        p = q;
+        fit = (size_t)(p - core);
+    }
+    /* the characters between kept and fit, last one first */
+    unsigned int cps[1024];
+    size_t n = 0;
+    for (const char *r = core + kept; r < core + fit && n < 1024;)
+        cps[n++] = dec(&r);
+    for (size_t i = 0; i + 21 < n; i++) {
+        unsigned int c = cps[i], next = cps[i + 1];
+        bool ok = strchr(" \n,.[/", (int)c) != NULL || c == 0x301 || c == 0x200D ||
+                  next == 0x301 || next == 0x200D;
+        ck_assert_msg(ok, "cut too short (%zu characters back, U+%04X): %s", n, c, t);
+    }
+}
+
+START_TEST(test_cut_random)
+{
+    static const char *const pool[] = {
+        "a", "b", "c", " ", " ", ",", ".", "\n", "[", "\xe2\x82\xac", "\xc3\xa9", "/",
+        "\xc3\xa1", "\xd0\x96", "\xf0\x9f\x98\x80", "e\xcc\x81", "\xe6\x97\xa5", "\xe2\x80\x8d",
+    };
+    static const char *const heads[] = { "", "(+2 suppressed) ", "\xd0\x96 " };
+    static const char *const tails[] = { "", "\nhttps://x.example/abc", "\n[2 attachments]" };
+    static const char *const markers[] = { "...", "\xe2\x80\xa6", "" };
+    srand(2024);
+    for (int iter = 0; iter < 600; iter++) {
+        m2s_buf b;
+        m2s_buf_init(&b);
+        m2s_buf_adds(&b, "x");
+        size_t len = (size_t)(rand() % 600);
+        size_t limit = (iter % 3 == 0) ? 12 : sizeof pool / sizeof pool[0];
+        for (size_t i = 0; i < len; i++)
+            m2s_buf_adds(&b, pool[(size_t)rand() % limit]);
+        int maxp = 1 + rand() % 3;
+        const char *head = heads[(size_t)rand() % 3], *tail = tails[(size_t)rand() % 3];
+        const char *marker = markers[(size_t)rand() % 3];
+        char *t = m2s_sms_cut(head, b.data, tail, maxp, marker);
+        ck_assert_ptr_nonnull(t);       /* heads and tails leave room */
+        ck_assert(valid_utf8(t));
+        ck_assert_msg(parts(t) <= maxp, "iter %d: %d parts > %d", iter, parts(t), maxp);
+        size_t kept = kept_of(t, head, b.data, marker, tail);
+        ck_assert_uint_gt(kept, 0);
+        check_not_short(t, head, b.data, kept, marker, tail, maxp);
+        if (!*tail && !*head) {
+            bool tr = false;
+            char *f = m2s_sms_fit(b.data, maxp, marker, &tr);
+            if (tr)
+                ck_assert_str_eq(f, t);     /* one rule for both */
+            free(f);
+        }
+        free(t);
+        m2s_buf_free(&b);
+    }
+}
+END_TEST
+
+START_TEST(test_marker)
+{
+    ck_assert_str_eq(m2s_sms_marker(M2S_ENC_GSM7), "...");
+    ck_assert_str_eq(m2s_sms_marker(M2S_ENC_UCS2), "\xe2\x80\xa6");
+}
+END_TEST
+
 /* ------------------------------------------------------------ tidy */
 
 static char *tidy(const char *in, bool sig, bool quotes, bool collapse, const m2s_strv *strip)
@@ -654,6 +903,53 @@ START_TEST(test_tidy_strip_and_blank)
 }
 END_TEST
 
+START_TEST(test_tidy_lines)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        /* decoration framing a heading, or a line of its own */
+        { "***** Nagios *****\nHost down", "Nagios\nHost down" },
+        { "=====\nok\n=====", "ok" },
+        { "## Heading ##", "Heading" },
+        { "RE: ** PROBLEM ** web01", "RE: PROBLEM web01" },
+        { "~~ a ~~ __ b __", "a b" },
+        /* decoration that touches a word is part of it */
+        { "**bold** and __init__", "**bold** and __init__" },
+        { "==x== a*b", "==x== a*b" },
+        { "* item\n- item", "* item\n- item" },
+        { "**PROBLEM** ***", "**PROBLEM**" },
+        /* mixed characters are not one run */
+        { "*=*= alert", "*=*= alert" },
+        /* spaces and tabs trimmed and collapsed; blank lines dropped */
+        { "  a  \t b\t\n\n \t \n\nc  ", "a b\nc" },
+        { "a\r\nb\rc\r\n\r\nd", "a\nb\nc\nd" },
+        { "\xc3\xa9  \xd0\x96\t\xf0\x9f\x98\x80", "\xc3\xa9 \xd0\x96 \xf0\x9f\x98\x80" },
+        /* a non-breaking space is not a space here */
+        { "a\xc2\xa0" "b", "a\xc2\xa0" "b" },
+        { "*****\n=====\n \n", "" },
+        { "", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = m2s_text_tidy_lines(cases[i].in);
+        ck_assert_msg(strcmp(t, cases[i].out) == 0, "case %zu: got \"%s\" want \"%s\"",
+                      i, t, cases[i].out);
+        free(t);
+    }
+    char *t = m2s_text_tidy_lines(NULL);
+    ck_assert_str_eq(t, "");
+    free(t);
+}
+END_TEST
+
+START_TEST(test_utf8_offset)
+{
+    const char *s = "a\xc3\xa9\xf0\x9f\x98\x80" "b\xe2\x82\xac";
+    static const size_t want[] = { 0, 1, 3, 7, 8, 11, 11, 11 };
+    for (size_t n = 0; n < sizeof want / sizeof want[0]; n++)
+        ck_assert_uint_eq(m2s_utf8_offset(s, n), want[n]);
+    ck_assert_uint_eq(m2s_utf8_offset("", 5), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ squash, sanitize */
 
 START_TEST(test_squash)
@@ -727,6 +1023,12 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_fit_long_word);
     tcase_add_test(tc, test_fit_ucs2);
     tcase_add_test(tc, test_fit_random);
+    tcase_add_test(tc, test_cut_between_words);
+    tcase_add_test(tc, test_cut_no_room);
+    tcase_add_test(tc, test_cut_whole_characters);
+    tcase_add_test(tc, test_cut_long_word_at_punctuation);
+    tcase_add_test(tc, test_cut_random);
+    tcase_add_test(tc, test_marker);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tidy");
@@ -734,6 +1036,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_tidy_quotes);
     tcase_add_test(tc, test_tidy_outlook);
     tcase_add_test(tc, test_tidy_strip_and_blank);
+    tcase_add_test(tc, test_tidy_lines);
+    tcase_add_test(tc, test_utf8_offset);
     tcase_add_test(tc, test_squash);
     tcase_add_test(tc, test_sanitize);
     suite_add_tcase(s, tc);
