@@ -17,6 +17,7 @@
 
 static char *log_queue_id;
 static bool log_verbose;
+static bool log_quiet;          /* a dry run: nothing but the -v copy */
 static int log_fd = -1;
 static char log_host[64];
 
@@ -70,7 +71,9 @@ static void vlog_line(int priority, const char *fmt, va_list ap)
     /* One line per event: never let message text break the log format. */
     char *line = m2s_oneline(msg, 2000);
     const char *qid = log_queue_id ? log_queue_id : "NOQUEUE";
-    if (log_fd >= 0)
+    if (log_quiet)
+        ;
+    else if (log_fd >= 0)
         file_line(qid, line);
     else
         syslog(priority, "%s: %s", qid, line);
@@ -98,6 +101,11 @@ void m2s_debug(const char *fmt, ...)
     va_end(ap);
 }
 
+void m2s_log_quiet(void)
+{
+    log_quiet = true;
+}
+
 void m2s_log_close(void)
 {
     if (log_fd >= 0)
@@ -106,4 +114,5 @@ void m2s_log_close(void)
     closelog();
     free(log_queue_id);
     log_queue_id = NULL;
+    log_quiet = false;
 }

@@ -19,6 +19,9 @@ int m2s_log_to_file(const char *path, char **why);
 void m2s_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Debug detail: only written when verbose (to stderr and syslog LOG_DEBUG). */
 void m2s_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* From now on write nothing but the -v copy on stderr: a dry run leaves
+ * no trace in the mail log. */
+void m2s_log_quiet(void);
 void m2s_log_close(void);
 
 #endif

@@ -79,6 +79,8 @@ int main(int argc, char **argv)
         goto out;
     }
     m2s_log_open(cli.queue_id, cli.verbose);
+    if (cli.dry_run)
+        m2s_log_quiet();
     envelope = (m2s_envelope){ cli.sender, cli.queue_id, cli.recipients,
                                (size_t)cli.n_recipients };
     const char *path = cli.config_path ? cli.config_path : m2s_config_default_path();
