@@ -47,6 +47,59 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* The text and request for one number, as deliver.c builds them. */
 static void one_number(const m2s_config *cfg, const m2s_message *msg,
+                       const m2s_media_set *media, const char *number, long suppressed)
+{
+    m2s_status st = M2S_STATUS_INIT;
+    m2s_sms sms;
+    char *body = NULL, *line = NULL;
+    m2s_media_ref *refs = NULL;
+
+    if (m2s_compose_sms(cfg, msg, NULL, number, suppressed, media, &sms, &st) != M2S_OK)
+        goto out;
+    m2s_payload_in in = {
+        .number = number,
+        .text = sms.text,
+        .subject = msg->subject,
+        .reference = msg->reference,
+        .tags = &msg->tags,
+        .validity = msg->validity,
+        .scheduled_for = msg->scheduled_for,
+    };
+    if (sms.mms) {
+        refs = calloc(media->n, sizeof *refs);
+        if (!refs)
+            goto out;
+        for (size_t i = 0; i < media->n; i++) {
+            refs[i].url = "https://dry-run.invalid/1/file";
+            refs[i].content_type = media->items[i].att->content_type;
+            refs[i].filename = media->items[i].att->filename;
+        }
+        in.media = refs;
+        in.n_media = media->n;
+        in.all_images = media->all_images;
+    }
+    body = m2s_payload_message(&in);
+    line = m2s_payload_dry_run_line("POST", "https://api.bird.com/x", body);
+out:
+    free(line);
+    free(body);
+    free(refs);
+    m2s_sms_clear(&sms);
+    m2s_status_clear(&st);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    m2s_mail_init();
+    return 0;
+}
+
+/* The text and request for one number, as deliver.c builds them. */
+static void one_number(const m2s_config *cfg, const m2s_message *msg,
                        const m2s_media_set *media, const char *number,
                        const char *prefix)
 {
@@ -102,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m2s_message *msg = NULL;
     m2s_media_set media = { 0 };
     m2s_strv problems = { 0 };
+    m2s_status st = M2S_STATUS_INIT;
     char *why = NULL;
 
     if (m2s_mail_parse((const char *)data, size, &limits, &mail, &why) != M2S_MAIL_OK)
@@ -114,20 +168,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     bool trusted = size % 2 == 1;
     if (m2s_compose(cfg, mail, (const char *)data, size, "FUZZQID", trusted, &msg,
-                    &why) != M2S_OK)
+                    &st) != M2S_OK)
         goto out;
-    free(why);
-    why = NULL;
-    if (m2s_media_select(cfg, mail, &media, &why) != M2S_OK)
+    if (m2s_media_select(cfg, mail, &media, &st) != M2S_OK)
         goto out;
-    one_number(cfg, msg, &media, "+31612345678", NULL);
-    one_number(cfg, msg, &media, "+15550100123", "(+3 suppressed)");
+    one_number(cfg, msg, &media, "+31612345678", 0);
+    one_number(cfg, msg, &media, "+15550100123", 3);
 out:
     m2s_media_set_clear(&media);
     m2s_message_free(msg);
     m2s_config_free(cfg);
     m2s_strv_free(&problems);
     m2s_mail_free(mail);
+    m2s_status_clear(&st);
     free(why);
     return 0;
 }

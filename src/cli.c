@@ -1,4 +1,4 @@
-/* cli.c - the command line of interface.md. Every mistake here defers
+/* cli.c - the command line of mail2sms(8). Every mistake here defers
  * (the caller exits 75 with 4.3.5): a typo in master.cf must never bounce. */
 #include "build-config.h"
 

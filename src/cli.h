@@ -1,4 +1,4 @@
-/* cli.h - the command line (interface.md, "Command line").
+/* cli.h - the command line (mail2sms(8), SYNOPSIS and OPTIONS).
  *
  *   mail2sms [-c FILE] [-f SENDER] [-q QUEUE_ID] [-n] [-v] [--] RECIPIENT...
  *   mail2sms --check-config [-c FILE]

@@ -222,12 +222,12 @@ static char *sha256_hex(const char *data, size_t len)
 
 m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
                       const char *raw, size_t raw_len, const char *queue_id,
-                      bool trusted, m2s_message **out, char **why)
+                      bool trusted, m2s_message **out, m2s_status *st)
 {
     m2s_class cls = M2S_OK;
+    char *why = NULL;
     m2s_message *msg = xcalloc(1, sizeof *msg);
     *out = NULL;
-    *why = NULL;
 
     char *squashed = m2s_text_squash(mail->subject ? mail->subject : "");
     msg->subject = m2s_text_tidy_lines(squashed);
@@ -280,10 +280,10 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     msg->validity = cfg->validity;
 
     if (trusted)
-        cls = header_options(mail, msg, why);
+        cls = header_options(mail, msg, &why);
     if (cls != M2S_OK) {
         m2s_message_free(msg);
-        return cls;
+        return m2s_status_take(st, cls, NULL, why);
     }
     *out = msg;
     return M2S_OK;
@@ -381,7 +381,7 @@ static char *transliterated(const m2s_config *cfg, const char *s)
 m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                            const char *fmt, const char *prefix,
                            const char *suffix, char **text,
-                           m2s_sms_count *count, bool *truncated, char **why)
+                           m2s_sms_count *count, bool *truncated, m2s_status *st)
 {
     m2s_class cls = M2S_OK;
     char *expanded = m2s_compose_expand(fmt ? fmt : cfg->format, msg);
@@ -400,12 +400,11 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     char *tail = suf && *suf ? xasprintf("\n%s", suf) : xstrdup("");
     char *full = NULL;
     *text = NULL;
-    *why = NULL;
     *truncated = false;
 
     if (!*core) {
-        cls = M2S_E_CONTENT;
-        *why = xstrdup("nothing to send: the mail has no subject and no text");
+        cls = m2s_status_set(st, M2S_E_CONTENT, NULL,
+                             "nothing to send: the mail has no subject and no text");
         goto out;
     }
     full = xasprintf("%s%s%s", head, core, tail);
@@ -416,9 +415,9 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
         goto out;
     }
     if (cfg->on_too_long == M2S_TOO_LONG_REJECT) {
-        cls = M2S_E_CONTENT;
-        *why = xasprintf("message too long: %s%d SMS parts, message.max_parts is %ld",
-                         precut ? "more than " : "", count->parts, cfg->max_parts);
+        cls = m2s_status_set(st, M2S_E_CONTENT, NULL, "message too long: %s%d SMS parts, "
+                             "message.max_parts is %ld", precut ? "more than " : "",
+                             count->parts, cfg->max_parts);
         goto out;
     }
     /* The core is cut, prefix and suffix stay whole; the marker is the
@@ -426,8 +425,8 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
     *text = m2s_sms_cut(head, core, tail, (int)cfg->max_parts,
                         m2s_sms_marker(count->encoding));
     if (!*text) {
-        cls = M2S_E_CONTENT;
-        *why = xstrdup("message cannot be made to fit message.max_parts");
+        cls = m2s_status_set(st, M2S_E_CONTENT, NULL,
+                             "message cannot be made to fit message.max_parts");
         goto out;
     }
     m2s_sms_count_text(*text, count);
@@ -442,6 +441,91 @@ out:
     free(tidy);
     free(expanded);
     return cls;
+}
+
+/* ------------------------------------------------------ per number */
+
+static char *media_links(const m2s_media_set *media)
+{
+    m2s_buf b;
+    m2s_buf_init(&b);
+    for (size_t i = 0; i < media->n; i++) {
+        if (!media->items[i].url)
+            continue;
+        if (b.len)
+            m2s_buf_addc(&b, '\n');
+        m2s_buf_adds(&b, media->items[i].url);
+    }
+    return m2s_buf_steal(&b);
+}
+
+/* What follows the text: the media's URLs (a number without MMS, under
+ * media.non_mms = "links") and their note. New string or NULL. */
+static char *media_suffix(const m2s_config *cfg, const m2s_media_set *media, bool mms,
+                          bool *links_used)
+{
+    char *note = m2s_media_note(cfg, media, mms);
+    char *links = media->n > 0 && !mms && cfg->non_mms == M2S_NON_MMS_LINKS
+                      ? media_links(media) : NULL;
+    char *suffix = NULL;
+    *links_used = links && *links;
+    if (*links_used && note)
+        suffix = xasprintf("%s\n%s", links, note);
+    else if (*links_used)
+        suffix = xstrdup(links);
+    else if (note)
+        suffix = xstrdup(note);
+    free(links);
+    free(note);
+    return suffix;
+}
+
+m2s_class m2s_compose_sms(const m2s_config *cfg, const m2s_message *msg,
+                          const m2s_alias *alias, const char *number, long suppressed,
+                          const m2s_media_set *media, m2s_sms *out, m2s_status *st)
+{
+    const m2s_template *tmpl = alias && alias->tmpl ? alias->tmpl : cfg->tmpl;
+    const char *fmt = alias && alias->format ? alias->format : NULL;
+    char *prefix = suppressed > 0 ? xasprintf("(+%ld suppressed)", suppressed) : NULL;
+    char *suffix = NULL;
+    bool links_used = false;
+    m2s_class cls = M2S_OK;
+
+    memset(out, 0, sizeof *out);
+    out->mms = media && media->n > 0 && m2s_media_mms_for(cfg, number);
+    if (tmpl) {
+        out->tmpl = tmpl;
+        for (size_t i = 0; i < tmpl->param_values.n; i++)
+            m2s_strv_take(&out->tmpl_values, m2s_compose_expand(tmpl->param_values.v[i], msg));
+        goto out;
+    }
+    if (media)
+        suffix = media_suffix(cfg, media, out->mms, &links_used);
+    cls = m2s_compose_text(cfg, msg, fmt, prefix, suffix, &out->text, &out->count,
+                           &out->truncated, st);
+    if (cls == M2S_E_CONTENT && links_used && cfg->on_too_long == M2S_TOO_LONG_TRUNCATE) {
+        /* The links alone do not fit in message.max_parts (long file
+         * names): say so instead of losing the alert. */
+        m2s_status_clear(st);
+        free(suffix);
+        suffix = xasprintf("[%zu attachment%s: links too long for SMS]", media->n,
+                           media->n == 1 ? "" : "s");
+        cls = m2s_compose_text(cfg, msg, fmt, prefix, suffix, &out->text, &out->count,
+                               &out->truncated, st);
+    }
+out:
+    if (cls != M2S_OK)
+        m2s_sms_clear(out);
+    free(suffix);
+    free(prefix);
+    return cls;
+}
+
+void m2s_sms_clear(m2s_sms *sms)
+{
+    free(sms->text);
+    m2s_strv_free(&sms->tmpl_values);
+    memset(sms, 0, sizeof *sms);
 }
 
 void m2s_message_free(m2s_message *msg)

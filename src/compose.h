@@ -2,7 +2,7 @@
  * (plain or HTML, message.prefer), tidied, the subject squashed, options
  * (tags, validity, scheduledFor, reference) from config and, for trusted
  * senders, from X-SMS-* headers; then per number the formatted text held
- * to message.max_parts.
+ * to message.max_parts, with the media's note or links.
  */
 #ifndef M2S_COMPOSE_H
 #define M2S_COMPOSE_H
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include "config.h"
 #include "mail.h"
+#include "media.h"
 #include "outcome.h"
 #include "text.h"
 
@@ -27,10 +28,10 @@ typedef struct m2s_message {
 
 /* Build the message. raw/raw_len is the mail as read (for the hash key).
  * trusted: X-SMS-* headers are honoured. Returns M2S_OK with *out set, or
- * M2S_E_CONTENT with *why (new string) for an invalid header value. */
+ * M2S_E_CONTENT with the reason in st for an invalid header value. */
 m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
                       const char *raw, size_t raw_len, const char *queue_id,
-                      bool trusted, m2s_message **out, char **why);
+                      bool trusted, m2s_message **out, m2s_status *st);
 
 /* Expand {subject} {body} {from} {from_name} in fmt. New string. */
 char *m2s_compose_expand(const char *fmt, const m2s_message *msg);
@@ -38,12 +39,34 @@ char *m2s_compose_expand(const char *fmt, const m2s_message *msg);
 /* The SMS text for one number: fmt expanded (NULL = message.format),
  * transliterated when configured, whitespace tidied, prefix and suffix
  * (may be NULL) kept whole while the rest is held to message.max_parts.
- * Returns M2S_OK with *text (new), or M2S_E_CONTENT with *why when there is
+ * Returns M2S_OK with *text (new), or M2S_E_CONTENT in st when there is
  * nothing to send or on_too_long = "reject" and it does not fit. */
 m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                            const char *fmt, const char *prefix,
                            const char *suffix, char **text,
-                           m2s_sms_count *count, bool *truncated, char **why);
+                           m2s_sms_count *count, bool *truncated, m2s_status *st);
+
+/* What one number gets. */
+typedef struct m2s_sms {
+    char *text;                     /* owned; NULL when a template is sent */
+    m2s_sms_count count;
+    bool truncated;
+    bool mms;                       /* the media go along as media */
+    const m2s_template *tmpl;       /* borrowed from the config, or NULL */
+    m2s_strv tmpl_values;           /* owned: its parameters, expanded */
+} m2s_sms;
+
+/* The SMS for number, reached through alias (NULL for a plain number):
+ * the alias's template or format (else message.*), "(+N suppressed)"
+ * first when suppressed > 0, and after the text the media's URLs (a
+ * number without MMS, media.non_mms = "links") and their note; when the
+ * URLs cannot fit, a note that says so instead. media may be NULL.
+ * M2S_OK with *out set (release with m2s_sms_clear), or the class of
+ * m2s_compose_text's failure with st set and *out empty. */
+m2s_class m2s_compose_sms(const m2s_config *cfg, const m2s_message *msg,
+                          const m2s_alias *alias, const char *number, long suppressed,
+                          const m2s_media_set *media, m2s_sms *out, m2s_status *st);
+void m2s_sms_clear(m2s_sms *sms);
 
 void m2s_message_free(m2s_message *msg);
 

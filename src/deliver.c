@@ -44,103 +44,41 @@ typedef struct batch_ctx {
 
 /* ------------------------------------------------------------ text */
 
-static char *media_links(const m2s_media_set *media)
-{
-    m2s_buf b;
-    m2s_buf_init(&b);
-    for (size_t i = 0; i < media->n; i++) {
-        if (!media->items[i].url)
-            continue;
-        if (b.len)
-            m2s_buf_addc(&b, '\n');
-        m2s_buf_adds(&b, media->items[i].url);
-    }
-    return m2s_buf_steal(&b);
-}
-
 static void build_request(const m2s_config *cfg, const m2s_message *msg,
                           const m2s_media_set *media, job *j)
 {
-    const m2s_alias *alias = j->t->alias;
-    const m2s_template *tmpl = alias && alias->tmpl ? alias->tmpl : cfg->tmpl;
-    const char *fmt = alias && alias->format ? alias->format : NULL;
-    bool has_media = media && media->n > 0;
-    bool mms = has_media && m2s_media_mms_for(cfg, j->t->number);
-    char *prefix = j->suppressed > 0 ? xasprintf("(+%ld suppressed)", j->suppressed) : NULL;
-    char *suffix = NULL;
-    char *text = NULL, *why = NULL;
-    m2s_strv values = { 0 };
+    m2s_sms sms;
     m2s_media_ref *refs = NULL;
-
-    bool links_used = false;
-    if (media) {
-        char *note = m2s_media_note(cfg, media, mms);
-        char *links = has_media && !mms && cfg->non_mms == M2S_NON_MMS_LINKS
-                          ? media_links(media) : NULL;
-        links_used = links && *links;
-        if (links && *links && note)
-            suffix = xasprintf("%s\n%s", links, note);
-        else if (links && *links)
-            suffix = xstrdup(links);
-        else if (note)
-            suffix = xstrdup(note);
-        free(links);
-        free(note);
-    }
-
+    if (m2s_compose_sms(cfg, msg, j->t->alias, j->t->number, j->suppressed, media, &sms,
+                        &j->st) != M2S_OK)
+        return;
+    j->count = sms.count;
+    j->truncated = sms.truncated;
     m2s_payload_in in = {
         .number = j->t->number,
+        .text = sms.text,
         .subject = msg->subject,
         .reference = msg->reference,
         .tags = &msg->tags,
         .validity = msg->validity,
         .scheduled_for = msg->scheduled_for,
+        .tmpl = sms.tmpl,
+        .tmpl_values = &sms.tmpl_values,
     };
-    if (tmpl) {
-        for (size_t i = 0; i < tmpl->param_values.n; i++)
-            m2s_strv_take(&values, m2s_compose_expand(tmpl->param_values.v[i], msg));
-        in.tmpl = tmpl;
-        in.tmpl_values = &values;
-    } else {
-        m2s_class c = m2s_compose_text(cfg, msg, fmt, prefix, suffix, &text, &j->count,
-                                       &j->truncated, &why);
-        if (c == M2S_E_CONTENT && links_used && cfg->on_too_long == M2S_TOO_LONG_TRUNCATE) {
-            /* The links alone do not fit in message.max_parts (long file
-             * names): say so instead of losing the alert. */
-            free(why);
-            why = NULL;
-            free(suffix);
-            suffix = xasprintf("[%zu attachment%s: links too long for SMS]", media->n,
-                               media->n == 1 ? "" : "s");
-            c = m2s_compose_text(cfg, msg, fmt, prefix, suffix, &text, &j->count,
-                                 &j->truncated, &why);
+    if (sms.mms && !sms.tmpl) {
+        refs = xcalloc(media->n, sizeof *refs);
+        for (size_t i = 0; i < media->n; i++) {
+            refs[i].url = media->items[i].url;
+            refs[i].content_type = media->items[i].att->content_type;
+            refs[i].filename = media->items[i].att->filename;
         }
-        if (c != M2S_OK) {
-            m2s_status_take(&j->st, c, NULL, why);
-            why = NULL;
-            goto out;
-        }
-        in.text = text;
-        if (mms) {
-            refs = xcalloc(media->n, sizeof *refs);
-            for (size_t i = 0; i < media->n; i++) {
-                refs[i].url = media->items[i].url;
-                refs[i].content_type = media->items[i].att->content_type;
-                refs[i].filename = media->items[i].att->filename;
-            }
-            in.media = refs;
-            in.n_media = media->n;
-            in.all_images = media->all_images;
-        }
+        in.media = refs;
+        in.n_media = media->n;
+        in.all_images = media->all_images;
     }
     j->body = m2s_payload_message(&in);
-out:
     free(refs);
-    m2s_strv_free(&values);
-    free(why);
-    free(text);
-    free(suffix);
-    free(prefix);
+    m2s_sms_clear(&sms);
 }
 
 /* -------------------------------------------------------- journal */
@@ -223,17 +161,97 @@ static void log_job(const job *j)
     }
 }
 
-/* The reasons of the whole mail, in one text. New string. */
-static char *summary(m2s_class cls, const m2s_strv *whys, size_t n_sent, size_t n_total)
+/* Several outcomes made into one: the worst class wins, and the reasons
+ * of every outcome of its kind (temporary, or permanent) make the text,
+ * each once; when some numbers were done and the rest will be retried,
+ * the text says so. */
+static void combine(const m2s_status *const *sts, size_t n, m2s_status *out)
 {
+    m2s_class worst = M2S_OK;
+    const char *dsn = NULL;
+    size_t n_sent = 0;
+    m2s_strv whys = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        worst = m2s_outcome_worse(worst, sts[i]->cls);
+        if (sts[i]->cls == M2S_OK || sts[i]->cls == M2S_DROPPED)
+            n_sent++;
+    }
+    if (worst == M2S_OK || worst == M2S_DROPPED) {
+        m2s_status_take(out, worst, NULL, NULL);
+        return;
+    }
+    bool temp = m2s_outcome_is_temporary(worst);
+    for (size_t i = 0; i < n; i++) {
+        const m2s_status *st = sts[i];
+        bool same = temp ? m2s_outcome_is_temporary(st->cls)
+                  : st->cls == worst || (m2s_outcome(st->cls)->severity >= 10 &&
+                                         !m2s_outcome_is_temporary(st->cls));
+        if (!same || !st->why || m2s_strv_contains(&whys, st->why))
+            continue;
+        if (!dsn && st->cls == worst)
+            dsn = st->dsn;
+        m2s_strv_add(&whys, st->why);
+    }
     m2s_buf b;
     m2s_buf_init(&b);
-    for (size_t i = 0; i < whys->n; i++)
-        m2s_buf_printf(&b, "%s%s", i ? "; " : "", whys->v[i]);
-    if (n_total > 1 && n_sent > 0 && m2s_outcome_is_temporary(cls))
+    for (size_t i = 0; i < whys.n; i++)
+        m2s_buf_printf(&b, "%s%s", i ? "; " : "", whys.v[i]);
+    if (n > 1 && n_sent > 0 && temp)
         m2s_buf_printf(&b, " (%zu of %zu numbers done; they will not get it again)",
-                       n_sent, n_total);
-    return m2s_buf_steal(&b);
+                       n_sent, n);
+    m2s_status_take(out, worst, dsn, m2s_buf_steal(&b));
+    m2s_strv_free(&whys);
+}
+
+/* The outcome of the whole mail, and of each recipient: every number it
+ * reaches and every refusal of it. */
+static void results(const job *jobs, const m2s_routes *routes, m2s_result *out)
+{
+    size_t n = routes->n + routes->n_fail;
+    const m2s_status **all = xcalloc(n ? n : 1, sizeof *all);
+    const m2s_status **mine = xcalloc(n ? n : 1, sizeof *mine);
+    for (size_t i = 0; i < routes->n; i++)
+        all[i] = &jobs[i].st;
+    for (size_t i = 0; i < routes->n_fail; i++)
+        all[routes->n + i] = &routes->fail[i].st;
+    combine(all, n, &out->mail);
+    for (size_t r = 0; r < out->n_rcpt; r++) {
+        size_t k = 0;
+        for (size_t i = 0; i < routes->n; i++)
+            for (size_t x = 0; x < routes->t[i].n_rcpts; x++)
+                if (routes->t[i].rcpts[x] == r)
+                    mine[k++] = &jobs[i].st;
+        for (size_t i = 0; i < routes->n_fail; i++)
+            if (routes->fail[i].rcpt == r)
+                mine[k++] = &routes->fail[i].st;
+        combine(mine, k, &out->rcpt[r]);
+    }
+    free(mine);
+    free(all);
+}
+
+void m2s_result_init(m2s_result *res, size_t n_rcpt)
+{
+    res->mail = (m2s_status)M2S_STATUS_INIT;
+    res->n_rcpt = n_rcpt;
+    res->rcpt = xcalloc(n_rcpt ? n_rcpt : 1, sizeof *res->rcpt);
+}
+
+void m2s_result_set_all(m2s_result *res, const m2s_status *st)
+{
+    m2s_status_set(&res->mail, st->cls, st->dsn, st->why ? "%s" : NULL, st->why);
+    for (size_t i = 0; i < res->n_rcpt; i++)
+        m2s_status_set(&res->rcpt[i], st->cls, st->dsn, st->why ? "%s" : NULL, st->why);
+}
+
+void m2s_result_clear(m2s_result *res)
+{
+    m2s_status_clear(&res->mail);
+    for (size_t i = 0; i < res->n_rcpt; i++)
+        m2s_status_clear(&res->rcpt[i]);
+    free(res->rcpt);
+    res->rcpt = NULL;
+    res->n_rcpt = 0;
 }
 
 const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *routes,
@@ -255,18 +273,14 @@ const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *route
 void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                  const m2s_message *msg, const m2s_routes *routes,
                  const m2s_media_set *media, m2s_state *state, m2s_bird *bird,
-                 m2s_status *out)
+                 m2s_result *out)
 {
     size_t n = routes->n;
     job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
     m2s_http_req **reqs = xcalloc(n ? n : 1, sizeof *reqs);
     size_t n_req = 0;
     batch_ctx ctx = { state, bird, msg->key };
-    m2s_strv whys = { 0 };
-    m2s_class worst = M2S_OK;
-    const char *worst_dsn = NULL;
     m2s_status sender_st = M2S_STATUS_INIT;
-    m2s_status_clear(out);
 
     /* Whole-mail storm limit per sender. */
     const char *who = opts->sender && *opts->sender ? opts->sender
@@ -342,37 +356,15 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
     /* Recipients that gave no number at all. */
     for (size_t i = 0; i < routes->n_fail; i++) {
         const m2s_route_fail *f = &routes->fail[i];
-        char *line = m2s_outcome_line(f->cls, NULL, f->why);
+        char *line = m2s_status_line(&f->st);
         m2s_log(LOG_WARNING, "to=<%s>%s%s, status=%s (%s)", f->recipient,
                 f->number ? ", number=" : "", f->number ? f->number : "",
-                m2s_outcome(f->cls)->status, line);
+                m2s_outcome(f->st.cls)->status, line);
         free(line);
     }
 
-    /* The worst class wins; its reasons make the line. */
-    for (size_t i = 0; i < n; i++)
-        worst = m2s_outcome_worse(worst, jobs[i].st.cls);
-    for (size_t i = 0; i < routes->n_fail; i++)
-        worst = m2s_outcome_worse(worst, routes->fail[i].cls);
-    if (worst != M2S_OK && worst != M2S_DROPPED) {
-        bool temp = m2s_outcome_is_temporary(worst);
-        for (size_t i = 0; i < n; i++) {
-            const m2s_status *js = &jobs[i].st;
-            bool same = temp ? m2s_outcome_is_temporary(js->cls) : js->cls == worst ||
-                        (m2s_outcome(js->cls)->severity >= 10 && !m2s_outcome_is_temporary(js->cls));
-            if (!same || !js->why || m2s_strv_contains(&whys, js->why))
-                continue;
-            if (!worst_dsn && js->cls == worst)
-                worst_dsn = js->dsn;
-            m2s_strv_add(&whys, js->why);
-        }
-        for (size_t i = 0; i < routes->n_fail && !temp; i++)
-            if (!m2s_strv_contains(&whys, routes->fail[i].why))
-                m2s_strv_add(&whys, routes->fail[i].why);
-        m2s_status_take(out, worst, worst_dsn, summary(worst, &whys, n_sent, n + routes->n_fail));
-    } else {
-        out->cls = worst;
-    }
+    results(jobs, routes, out);
+    m2s_class worst = out->mail.cls;
     /* A mail that will be retried has not used up its sender's budget. */
     if (state && sc == M2S_OK && cfg->per_sender_per_hour > 0 &&
         m2s_outcome_is_temporary(worst))
@@ -384,7 +376,6 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         free(jobs[i].id);
         m2s_http_req_clear(&jobs[i].req);
     }
-    m2s_strv_free(&whys);
     m2s_status_clear(&sender_st);
     free(reqs);
     free(jobs);

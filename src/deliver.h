@@ -15,6 +15,19 @@
 #include "route.h"
 #include "state.h"
 
+/* How a mail went, as a whole and for each recipient of its envelope. */
+typedef struct m2s_result {
+    m2s_status mail;            /* the class that wins, the reasons for the line */
+    m2s_status *rcpt;           /* owned: one per recipient, in envelope order */
+    size_t n_rcpt;
+} m2s_result;
+
+/* An empty result for n_rcpt recipients (release with m2s_result_clear). */
+void m2s_result_init(m2s_result *res, size_t n_rcpt);
+/* The same status for the mail and every recipient (a copy of st). */
+void m2s_result_set_all(m2s_result *res, const m2s_status *st);
+void m2s_result_clear(m2s_result *res);
+
 typedef struct m2s_deliver_opts {
     const char *sender;         /* envelope sender, for per-sender limits; may be NULL */
     double deadline_at;         /* m2s_now() time */
@@ -27,14 +40,15 @@ typedef struct m2s_deliver_opts {
 const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *routes,
                                  m2s_state *state, size_t *n_out);
 
-/* Send msg to every target of routes through bird, and set out to the
- * outcome of the whole mail: the class that wins, and the reasons for the
- * line Postfix shows (route failures count too). Every number gets its
- * log line. Without a state (NULL) nothing is claimed, counted or
- * remembered. */
+/* Send msg to every target of routes through bird, and set out (made
+ * with m2s_result_init for the envelope's recipients) to the outcome of
+ * the whole mail and of each recipient: the class that wins, and the
+ * reasons for the line Postfix shows (route failures count too). Every
+ * number gets its log line. Without a state (NULL) nothing is claimed,
+ * counted or remembered. */
 void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                  const m2s_message *msg, const m2s_routes *routes,
                  const m2s_media_set *media, m2s_state *state, m2s_bird *bird,
-                 m2s_status *out);
+                 m2s_result *out);
 
 #endif

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
     m2s_cli cli = { 0 };
     m2s_envelope envelope = { 0 };
     m2s_status st = M2S_STATUS_INIT;
+    m2s_result res = { 0 };
     m2s_strv problems = { 0 };
     m2s_config *cfg = NULL;
     m2s_transport *tr = NULL;
@@ -115,7 +116,8 @@ int main(int argc, char **argv)
     };
     m2s_mail_init();
     ran = true;
-    m2s_run(cfg, &env, &envelope, input.data, input.len, &st);
+    m2s_run(cfg, &env, &envelope, input.data, input.len, &res);
+    m2s_status_move(&st, &res.mail);
     goto print;
 report:
     m2s_run_report(&envelope, &st);
@@ -134,6 +136,7 @@ out:
     m2s_buf_free(&input);
     m2s_strv_free(&problems);
     m2s_status_clear(&st);
+    m2s_result_clear(&res);
     m2s_config_free(cfg);
     m2s_log_close();
     return rc;

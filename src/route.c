@@ -1,5 +1,5 @@
 /* route.c - recipient addresses to E.164 phone numbers
- * (interface.md, "Recipient -> phone numbers").
+ * (mail2sms(8), "RECIPIENTS").
  *
  * The local part of each bare recipient address (m2s_address_bare) is
  * looked up as an alias first (the whole local part, case-insensitively:
@@ -102,13 +102,13 @@ static bool looks_numeric(const char *s)
     return digit;
 }
 
-static void add_fail(m2s_routes *out, const char *recipient,
+static void add_fail(m2s_routes *out, size_t rcpt, const char *recipient,
                      const char *number, m2s_class cls, char *why)
 {
     /* The same refusal twice for one recipient says nothing new. */
     for (size_t i = 0; i < out->n_fail; i++) {
         m2s_route_fail *f = &out->fail[i];
-        if (f->cls == cls && strcmp(f->recipient, recipient) == 0 &&
+        if (f->st.cls == cls && strcmp(f->recipient, recipient) == 0 &&
             ((!f->number && !number) ||
              (f->number && number && strcmp(f->number, number) == 0))) {
             free(why);
@@ -119,33 +119,47 @@ static void add_fail(m2s_routes *out, const char *recipient,
     m2s_route_fail *f = &out->fail[out->n_fail++];
     f->recipient = xstrdup(recipient);
     f->number = xstrdup(number);
-    f->cls = cls;
-    f->why = why;
+    f->rcpt = rcpt;
+    f->st = (m2s_status)M2S_STATUS_INIT;
+    m2s_status_take(&f->st, cls, NULL, why);
+}
+
+static void add_rcpt(m2s_target *t, size_t rcpt)
+{
+    for (size_t i = 0; i < t->n_rcpts; i++)
+        if (t->rcpts[i] == rcpt)
+            return;
+    t->rcpts = xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof *t->rcpts);
+    t->rcpts[t->n_rcpts++] = rcpt;
 }
 
 /* A normalised number reached through recipient: refused by prefix, merged
  * with an earlier target, or a new target. */
-static void add_number(const m2s_config *cfg, m2s_routes *out,
+static void add_number(const m2s_config *cfg, m2s_routes *out, size_t rcpt,
                        const char *recipient, const m2s_alias *alias,
                        const char *number)
 {
     if (!m2s_prefix_allowed(cfg, number)) {
-        add_fail(out, recipient, number, M2S_E_PREFIX,
+        add_fail(out, rcpt, recipient, number, M2S_E_PREFIX,
                  xasprintf("number %s not allowed (recipients.allowed_prefixes)",
                            number));
         return;
     }
     for (size_t i = 0; i < out->n; i++)
-        if (strcmp(out->t[i].number, number) == 0)
+        if (strcmp(out->t[i].number, number) == 0) {
+            add_rcpt(&out->t[i], rcpt);
             return;
+        }
     out->t = xrealloc(out->t, (out->n + 1) * sizeof *out->t);
     m2s_target *t = &out->t[out->n++];
+    memset(t, 0, sizeof *t);
     t->number = xstrdup(number);
     t->recipient = xstrdup(recipient);
     t->alias = alias;
+    add_rcpt(t, rcpt);
 }
 
-static void route_one(const m2s_config *cfg, const char *rcpt, m2s_routes *out)
+static void route_one(const m2s_config *cfg, size_t idx, const char *rcpt, m2s_routes *out)
 {
     char *addr = m2s_address_bare(rcpt);
     char *local = local_part(addr);
@@ -157,17 +171,17 @@ static void route_one(const m2s_config *cfg, const char *rcpt, m2s_routes *out)
     const m2s_alias *alias = cfg ? m2s_config_alias(cfg, local) : NULL;
     if (alias) {
         if (alias->numbers.n == 0)
-            add_fail(out, addr, NULL, M2S_E_UNKNOWN_RCPT,
+            add_fail(out, idx, addr, NULL, M2S_E_UNKNOWN_RCPT,
                      xasprintf("alias \"%s\" has no numbers", shown));
         for (size_t i = 0; i < alias->numbers.n; i++) {
             const char *raw = alias->numbers.v[i];
             char *num = m2s_rules_number(raw, cc, &why);
             if (num) {
-                add_number(cfg, out, addr, alias, num);
+                add_number(cfg, out, idx, addr, alias, num);
             } else {
                 /* config.c refuses this at load time; never send it. */
                 char *rs = m2s_oneline(raw, WHY_MAX);
-                add_fail(out, addr, raw, M2S_E_UNKNOWN_RCPT,
+                add_fail(out, idx, addr, raw, M2S_E_UNKNOWN_RCPT,
                          xasprintf("alias \"%s\" number \"%s\" is invalid: %s",
                                    shown, rs, why));
                 free(rs);
@@ -179,12 +193,12 @@ static void route_one(const m2s_config *cfg, const char *rcpt, m2s_routes *out)
 
     number = m2s_rules_number(local, cc, &why);
     if (number) {
-        add_number(cfg, out, addr, NULL, number);
+        add_number(cfg, out, idx, addr, NULL, number);
     } else if (looks_numeric(local)) {
-        add_fail(out, addr, NULL, M2S_E_UNKNOWN_RCPT,
+        add_fail(out, idx, addr, NULL, M2S_E_UNKNOWN_RCPT,
                  xasprintf("unknown recipient \"%s\" (%s)", shown, why));
     } else {
-        add_fail(out, addr, NULL, M2S_E_UNKNOWN_RCPT,
+        add_fail(out, idx, addr, NULL, M2S_E_UNKNOWN_RCPT,
                  xasprintf("unknown recipient \"%s\"", shown));
     }
 out:
@@ -198,7 +212,7 @@ void m2s_route(const m2s_config *cfg, char *const *recipients, size_t n,
                m2s_routes *out)
 {
     for (size_t i = 0; i < n; i++)
-        route_one(cfg, recipients[i], out);
+        route_one(cfg, i, recipients[i], out);
 }
 
 void m2s_routes_free(m2s_routes *r)
@@ -208,12 +222,13 @@ void m2s_routes_free(m2s_routes *r)
     for (size_t i = 0; i < r->n; i++) {
         free(r->t[i].number);
         free(r->t[i].recipient);
+        free(r->t[i].rcpts);
     }
     free(r->t);
     for (size_t i = 0; i < r->n_fail; i++) {
         free(r->fail[i].recipient);
         free(r->fail[i].number);
-        free(r->fail[i].why);
+        m2s_status_clear(&r->fail[i].st);
     }
     free(r->fail);
     memset(r, 0, sizeof *r);

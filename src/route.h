@@ -1,5 +1,5 @@
 /* route.h - recipient addresses to E.164 phone numbers
- * (interface.md, "Recipient -> phone numbers").
+ * (mail2sms(8), "RECIPIENTS").
  *
  * The local part decides: an alias (case-insensitive) gives its numbers;
  * else a phone number ("+CC...", "00CC...", national "0..." with
@@ -18,15 +18,18 @@
 
 typedef struct m2s_target {
     char *number;               /* E.164, owned */
-    char *recipient;            /* the address it came from, owned */
+    char *recipient;            /* the (first) address it came from, owned */
     const m2s_alias *alias;     /* borrowed from the config; NULL for a number */
+    size_t *rcpts;              /* owned: the places in the recipient list of */
+    size_t n_rcpts;             /* every address that reaches it, the first first */
 } m2s_target;
 
 typedef struct m2s_route_fail {
     char *recipient;            /* owned */
     char *number;               /* owned, NULL when the recipient gave none */
-    m2s_class cls;              /* M2S_E_UNKNOWN_RCPT or M2S_E_PREFIX */
-    char *why;                  /* owned, one line, e.g. unknown recipient "x" */
+    size_t rcpt;                /* its place in the recipient list */
+    m2s_status st;              /* M2S_E_UNKNOWN_RCPT or M2S_E_PREFIX, and why
+                                 * (one line, e.g. unknown recipient "x") */
 } m2s_route_fail;
 
 typedef struct m2s_routes {

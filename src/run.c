@@ -54,7 +54,7 @@ static m2s_class store_media(const m2s_config *cfg, const m2s_run_env *env, m2s_
 }
 
 void m2s_run(const m2s_config *cfg, const m2s_run_env *env, const m2s_envelope *envelope,
-             const char *data, size_t len, m2s_status *out)
+             const char *data, size_t len, m2s_result *out)
 {
     m2s_mail *mail = NULL;
     m2s_message *msg = NULL;
@@ -63,38 +63,31 @@ void m2s_run(const m2s_config *cfg, const m2s_run_env *env, const m2s_envelope *
     m2s_state *state = NULL;
     m2s_bird *bird = NULL;
     char *why = NULL;
-    m2s_class cls;
+    m2s_status st = M2S_STATUS_INIT;
     m2s_mail_limits limits = { cfg->max_mime_depth, cfg->max_mime_parts };
 
-    m2s_status_clear(out);
+    m2s_result_init(out, envelope->n_recipients);
     if (!data)
         data = "";
     if (m2s_mail_parse(data, len, &limits, &mail, &why) != M2S_MAIL_OK) {
-        m2s_status_take(out, M2S_E_CONTENT, NULL, why);
+        m2s_status_take(&st, M2S_E_CONTENT, NULL, why);
         goto failed;
     }
-    cls = m2s_senders_authorize(cfg, envelope->sender, mail, &why);
-    if (cls != M2S_OK) {
-        m2s_status_take(out, cls, NULL, why);
+    if (m2s_senders_authorize(cfg, envelope->sender, mail, &st) != M2S_OK)
         goto failed;
-    }
     m2s_route(cfg, envelope->recipients, envelope->n_recipients, &routes);
     bool trusted = m2s_senders_trusted(cfg, envelope->sender, mail);
-    cls = m2s_compose(cfg, mail, data, len, envelope->queue_id, trusted, &msg, &why);
-    if (cls != M2S_OK) {
-        m2s_status_take(out, cls, NULL, why);
+    if (m2s_compose(cfg, mail, data, len, envelope->queue_id, trusted, &msg, &st) != M2S_OK)
         goto failed;
-    }
-    why = NULL;
     bird = m2s_bird_new(cfg, env->transport);
     if (routes.n > 0) {
-        if (m2s_media_select(cfg, mail, &media, out) != M2S_OK)
+        if (m2s_media_select(cfg, mail, &media, &st) != M2S_OK)
             goto failed;
         if (env->state_dir && !(state = m2s_state_open(env->state_dir, &why))) {
-            m2s_status_take(out, M2S_E_STATE, NULL, why);
+            m2s_status_take(&st, M2S_E_STATE, NULL, why);
             goto failed;
         }
-        if (store_media(cfg, env, bird, msg, &routes, state, &media, out) != M2S_OK)
+        if (store_media(cfg, env, bird, msg, &routes, state, &media, &st) != M2S_OK)
             goto failed;
     }
     m2s_deliver_opts dopts = { .sender = envelope->sender, .deadline_at = env->deadline_at };
@@ -103,8 +96,10 @@ void m2s_run(const m2s_config *cfg, const m2s_run_env *env, const m2s_envelope *
         m2s_state_purge(state, cfg->retention_days);
     goto done;
 failed:
-    m2s_run_report(envelope, out);
+    m2s_run_report(envelope, &st);
+    m2s_result_set_all(out, &st);
 done:
+    m2s_status_clear(&st);
     m2s_bird_free(bird);
     m2s_state_close(state);
     m2s_media_set_clear(&media);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "config.h"
+#include "deliver.h"
 #include "media.h"
 #include "outcome.h"
 #include "transport.h"
@@ -31,12 +32,13 @@ typedef struct m2s_run_env {
 } m2s_run_env;
 
 /* Run the job for the mail in data/len (not copied; it must stay as it
- * is during the call) and set out to its outcome: the class that decides
- * the exit status and the reply, with the reasons for the line Postfix
- * shows. Every recipient gets its log line. GMime must be initialised
- * (m2s_mail_init). */
+ * is during the call) and set out to its outcome: for the whole mail the
+ * class that decides the exit status, with the reasons for the line
+ * Postfix shows, and the same for each recipient (an LMTP reply each).
+ * out is made here (release with m2s_result_clear). Every recipient gets
+ * its log line. GMime must be initialised (m2s_mail_init). */
 void m2s_run(const m2s_config *cfg, const m2s_run_env *env, const m2s_envelope *envelope,
-             const char *data, size_t len, m2s_status *out);
+             const char *data, size_t len, m2s_result *out);
 
 /* Log a failure that ends a mail before its numbers are tried: one line
  * per recipient (or one line when there are none). Nothing for success. */

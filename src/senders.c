@@ -158,7 +158,7 @@ static char *subject_without_token(const char *subject, const char *token)
 }
 
 m2s_class m2s_senders_authorize(const m2s_config *cfg, const char *envelope,
-                                m2s_mail *mail, char **why)
+                                m2s_mail *mail, m2s_status *st)
 {
     m2s_class cls = M2S_E_SENDER;
     char *reason = NULL;
@@ -169,9 +169,6 @@ m2s_class m2s_senders_authorize(const m2s_config *cfg, const char *envelope,
     bool listed = cfg->senders_allowed.n > 0;
     bool check_env = cfg->sender_check != M2S_SENDER_CHECK_HEADER;
     bool check_hdr = cfg->sender_check != M2S_SENDER_CHECK_ENVELOPE;
-
-    if (why)
-        *why = NULL;
 
     if (null && listed && !cfg->allow_null_sender) {
         reason = xstrdup("null sender not allowed (senders.allow_null)");
@@ -215,8 +212,8 @@ m2s_class m2s_senders_authorize(const m2s_config *cfg, const char *envelope,
     }
     cls = M2S_OK;
 out:
-    if (reason && why)
-        *why = reason;
+    if (cls != M2S_OK && st)
+        m2s_status_take(st, cls, NULL, reason);
     else
         free(reason);
     return cls;

@@ -13,10 +13,11 @@
 
 /* Decide whether the mail may be sent. envelope is the -f sender (NULL =
  * not given, "" = null sender). On success the token, if any, is removed
- * from mail->subject and M2S_OK returned; otherwise M2S_E_SENDER and *why
- * (new string, one line, never containing the token). */
+ * from mail->subject and M2S_OK returned (st untouched); otherwise
+ * M2S_E_SENDER with the reason in st (one line, never containing the
+ * token; st may be NULL). */
 m2s_class m2s_senders_authorize(const m2s_config *cfg, const char *envelope,
-                                m2s_mail *mail, char **why);
+                                m2s_mail *mail, m2s_status *st);
 
 /* True when the sender may set X-SMS-* options (senders.trusted). */
 bool m2s_senders_trusted(const m2s_config *cfg, const char *envelope,

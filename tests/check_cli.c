@@ -1,4 +1,4 @@
-/* check_cli.c - the command line of interface.md: every option in its
+/* check_cli.c - the command line of mail2sms(8): every option in its
  * short and long form, "--", the null sender and each refusal (which the
  * caller turns into a deferral). */
 #include "build-config.h"

@@ -56,12 +56,12 @@ static const char raw_mail[] = "From: a@b\r\nSubject: x\r\n\r\nbody\r\n";
 static m2s_message *compose_ok(const m2s_config *c, const m2s_mail *m, bool trusted)
 {
     m2s_message *msg = NULL;
-    char *why = NULL;
+    m2s_status st = M2S_STATUS_INIT;
     m2s_class cls = m2s_compose(c, m, raw_mail, strlen(raw_mail), "4F3A21C0E2", trusted,
-                                &msg, &why);
-    ck_assert_msg(cls == M2S_OK, "compose failed: %s", why ? why : "?");
+                                &msg, &st);
+    ck_assert_msg(cls == M2S_OK, "compose failed: %s", st.why ? st.why : "?");
     ck_assert_ptr_nonnull(msg);
-    ck_assert_ptr_null(why);
+    ck_assert_ptr_null(st.why);
     return msg;
 }
 
@@ -69,8 +69,10 @@ static m2s_message *compose_ok(const m2s_config *c, const m2s_mail *m, bool trus
 static void compose_refused(const m2s_config *c, const m2s_mail *m, const char *word)
 {
     m2s_message *msg = (m2s_message *)1;
-    char *why = NULL;
-    m2s_class cls = m2s_compose(c, m, raw_mail, strlen(raw_mail), NULL, true, &msg, &why);
+    m2s_status st = M2S_STATUS_INIT;
+    m2s_class cls = m2s_compose(c, m, raw_mail, strlen(raw_mail), NULL, true, &msg, &st);
+    char *why = st.why;
+    ck_assert_int_eq(st.cls, cls);
     ck_assert_msg(cls == M2S_E_CONTENT, "class %d, want M2S_E_CONTENT", cls);
     ck_assert_ptr_null(msg);
     ck_assert_ptr_nonnull(why);
@@ -84,7 +86,12 @@ static m2s_class text_of(const m2s_config *c, const m2s_message *msg, const char
                          const char *prefix, const char *suffix, char **text,
                          m2s_sms_count *count, bool *truncated, char **why)
 {
-    return m2s_compose_text(c, msg, fmt, prefix, suffix, text, count, truncated, why);
+    m2s_status st = M2S_STATUS_INIT;
+    m2s_class cls = m2s_compose_text(c, msg, fmt, prefix, suffix, text, count, truncated, &st);
+    ck_assert_int_eq(st.cls, cls);
+    free(*why);
+    *why = st.why;
+    return cls;
 }
 
 static char *text_ok(const m2s_config *c, const m2s_message *msg, const char *fmt,
@@ -696,8 +703,8 @@ START_TEST(test_reference_message_id)
 
     /* the same Message-ID in a different copy of the mail: the same key */
     const char other[] = "Received: by relay2\r\nFrom: a@b\r\n\r\nbody\r\n";
-    char *why = NULL;
-    ck_assert_int_eq(m2s_compose(c, m, other, strlen(other), "OTHERQID", false, &msg, &why),
+    m2s_status st = M2S_STATUS_INIT;
+    ck_assert_int_eq(m2s_compose(c, m, other, strlen(other), "OTHERQID", false, &msg, &st),
                      M2S_OK);
     ck_assert_str_eq(msg->key, key1);
     ck_assert_str_eq(msg->reference, "20260105.1234@mon.example.com");
@@ -724,8 +731,8 @@ END_TEST
 static char *key_of(const m2s_config *c, const m2s_mail *m, const char *raw, const char *qid)
 {
     m2s_message *msg = NULL;
-    char *why = NULL;
-    ck_assert_int_eq(m2s_compose(c, m, raw, strlen(raw), qid, false, &msg, &why), M2S_OK);
+    m2s_status st = M2S_STATUS_INIT;
+    ck_assert_int_eq(m2s_compose(c, m, raw, strlen(raw), qid, false, &msg, &st), M2S_OK);
     ck_assert_ptr_null(msg->reference);
     char *k = xstrdup(msg->key);
     m2s_message_free(msg);

@@ -1,5 +1,5 @@
 /* check_config.c - loading and validating the configuration: the example
- * of interface.md, defaults, problem lines "NAME:LINE: ..." for syntax,
+ * of mail2sms.conf(5), defaults, problem lines "NAME:LINE: ..." for syntax,
  * unknown keys, types, ranges and meanings, the access key's file and its
  * secrecy, aliases in both forms, and the key table. */
 #include "build-config.h"
@@ -119,7 +119,7 @@ static void tmp_teardown(void)
 
 /* ------------------------------------------------ the contract example */
 
-/* interface.md's example, with the key file made real. */
+/* the original contract's example (the first release's configuration), with the key file made real. */
 static char *example_config(const char *key_file)
 {
     return xasprintf(
@@ -209,7 +209,7 @@ END_TEST
 START_TEST(test_defaults)
 {
     m2s_config *c = load_ok(MINIMAL);
-    /* interface.md */
+    /* the first release's example */
     ck_assert_str_eq(c->api_url, "https://api.bird.com");
     ck_assert_int_eq(c->timeout, 20);
     ck_assert_int_eq(c->max_parts, 3);
@@ -899,7 +899,7 @@ START_TEST(test_keys_table)
         for (size_t j = i + 1; j < n; j++)
             ck_assert_msg(strcmp(k[i].name, k[j].name) != 0, "%s listed twice", k[i].name);
     }
-    /* every key of interface.md's example, and the free-named aliases */
+    /* every key of the original contract's example (the first release's configuration), and the free-named aliases */
     static const char *const contract_keys[] = {
         "bird", "bird.api_url", "bird.workspace_id", "bird.channel_id", "bird.access_key_file",
         "bird.access_key", "bird.timeout", "recipients", "recipients.default_country",

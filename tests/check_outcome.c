@@ -1,5 +1,5 @@
-/* check_outcome.c - the failure-class table against interface.md ("Exit
- * status and the line Postfix shows"): exit codes, enhanced status codes,
+/* check_outcome.c - the failure-class table against mail2sms(8) (EXIT
+ * STATUS, and the line Postfix shows): exit codes, enhanced status codes,
  * which outcome wins for a mail, and the one line Postfix shows. */
 #include "build-config.h"
 
@@ -11,7 +11,7 @@
 #include "outcome.h"
 #include "util.h"
 
-/* The table as interface.md writes it. A "4.4.x" entry is given as its
+/* The table as mail2sms(8) writes it. A "4.4.x" entry is given as its
  * prefix "4.4."; every other code must match exactly. */
 static const struct {
     m2s_class cls;

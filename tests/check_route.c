@@ -279,7 +279,7 @@ START_TEST(test_route_number)
     route1(c, "\"a@b\"@x@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
-    ck_assert_str_eq(r.fail[0].why, "unknown recipient \"a@b@x\"");
+    ck_assert_str_eq(r.fail[0].st.why, "unknown recipient \"a@b@x\"");
     m2s_routes_free(&r);
     cfg_free(c);
 }
@@ -342,7 +342,7 @@ START_TEST(test_route_alias_before_number)
     route1(c, "oncall+other@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
-    ck_assert_int_eq(r.fail[0].cls, M2S_E_UNKNOWN_RCPT);
+    ck_assert_int_eq(r.fail[0].st.cls, M2S_E_UNKNOWN_RCPT);
     m2s_routes_free(&r);
     cfg_free(c);
 }
@@ -396,15 +396,15 @@ START_TEST(test_route_unknown)
     ck_assert_uint_eq(r.n_fail, 3);
     ck_assert_str_eq(r.fail[0].recipient, "nobody@sms.example.com");
     ck_assert_ptr_null(r.fail[0].number);
-    ck_assert_int_eq(r.fail[0].cls, M2S_E_UNKNOWN_RCPT);
-    ck_assert_str_eq(r.fail[0].why, "unknown recipient \"nobody\"");
+    ck_assert_int_eq(r.fail[0].st.cls, M2S_E_UNKNOWN_RCPT);
+    ck_assert_str_eq(r.fail[0].st.why, "unknown recipient \"nobody\"");
     /* number-like local parts say what was wrong */
-    ck_assert_int_eq(r.fail[1].cls, M2S_E_UNKNOWN_RCPT);
-    ck_assert_str_eq(r.fail[1].why, "unknown recipient \"0612345678\" "
+    ck_assert_int_eq(r.fail[1].st.cls, M2S_E_UNKNOWN_RCPT);
+    ck_assert_str_eq(r.fail[1].st.why, "unknown recipient \"0612345678\" "
                      "(national number needs recipients.default_country)");
-    ck_assert_int_eq(r.fail[2].cls, M2S_E_UNKNOWN_RCPT);
-    ck_assert_ptr_nonnull(strstr(r.fail[2].why, "unknown recipient \"+3161234\" ("));
-    ck_assert_ptr_nonnull(strstr(r.fail[2].why, "too short"));
+    ck_assert_int_eq(r.fail[2].st.cls, M2S_E_UNKNOWN_RCPT);
+    ck_assert_ptr_nonnull(strstr(r.fail[2].st.why, "unknown recipient \"+3161234\" ("));
+    ck_assert_ptr_nonnull(strstr(r.fail[2].st.why, "too short"));
     m2s_routes_free(&r);
     ck_assert_ptr_null(r.fail);
     ck_assert_uint_eq(r.n_fail, 0);
@@ -412,14 +412,14 @@ START_TEST(test_route_unknown)
     /* control characters never break the one-line reason */
     route1(c, "bad\nname@sms.example.com", &r);
     ck_assert_uint_eq(r.n_fail, 1);
-    ck_assert_ptr_null(strchr(r.fail[0].why, '\n'));
+    ck_assert_ptr_null(strchr(r.fail[0].st.why, '\n'));
     m2s_routes_free(&r);
 
     /* empty address */
     route1(c, "<>", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
-    ck_assert_str_eq(r.fail[0].why, "unknown recipient \"\"");
+    ck_assert_str_eq(r.fail[0].st.why, "unknown recipient \"\"");
     m2s_routes_free(&r);
     cfg_free(c);
 }
@@ -441,12 +441,12 @@ START_TEST(test_route_prefix)
     ck_assert_str_eq(r.t[1].number, "+31612345678");
     /* fails are per recipient: the alias's refused number is its own */
     ck_assert_uint_eq(r.n_fail, 2);
-    ck_assert_int_eq(r.fail[0].cls, M2S_E_PREFIX);
+    ck_assert_int_eq(r.fail[0].st.cls, M2S_E_PREFIX);
     ck_assert_str_eq(r.fail[0].recipient, "+447700900123@sms.example.com");
     ck_assert_str_eq(r.fail[0].number, "+447700900123");
-    ck_assert_str_eq(r.fail[0].why,
+    ck_assert_str_eq(r.fail[0].st.why,
                      "number +447700900123 not allowed (recipients.allowed_prefixes)");
-    ck_assert_int_eq(r.fail[1].cls, M2S_E_PREFIX);
+    ck_assert_int_eq(r.fail[1].st.cls, M2S_E_PREFIX);
     ck_assert_str_eq(r.fail[1].recipient, "mixed@sms.example.com");
     ck_assert_str_eq(r.fail[1].number, "+447700900123");
     m2s_routes_free(&r);
@@ -464,17 +464,17 @@ START_TEST(test_route_bad_alias_number)
     ck_assert_uint_eq(r.n, 1);
     ck_assert_str_eq(r.t[0].number, "+31612345678");
     ck_assert_uint_eq(r.n_fail, 2);
-    ck_assert_int_eq(r.fail[0].cls, M2S_E_UNKNOWN_RCPT);
+    ck_assert_int_eq(r.fail[0].st.cls, M2S_E_UNKNOWN_RCPT);
     ck_assert_str_eq(r.fail[0].number, "0612345678");
-    ck_assert_ptr_nonnull(strstr(r.fail[0].why, "invalid"));
-    ck_assert_ptr_nonnull(strstr(r.fail[0].why, "\"team\""));
+    ck_assert_ptr_nonnull(strstr(r.fail[0].st.why, "invalid"));
+    ck_assert_ptr_nonnull(strstr(r.fail[0].st.why, "\"team\""));
     ck_assert_str_eq(r.fail[1].number, "call me");
     m2s_routes_free(&r);
 
     route1(c, "empty@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
-    ck_assert_int_eq(r.fail[0].cls, M2S_E_UNKNOWN_RCPT);
+    ck_assert_int_eq(r.fail[0].st.cls, M2S_E_UNKNOWN_RCPT);
     m2s_routes_free(&r);
     cfg_free(c);
 }

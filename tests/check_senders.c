@@ -59,8 +59,10 @@ static m2s_class auth(const m2s_config *c, const char *env, const char *from,
                       char **why_out)
 {
     m2s_mail *m = mail_new(from, "Disk full");
-    char *why = NULL;
-    m2s_class cls = m2s_senders_authorize(c, env, m, &why);
+    m2s_status st = M2S_STATUS_INIT;
+    m2s_class cls = m2s_senders_authorize(c, env, m, &st);
+    char *why = st.why;
+    ck_assert_int_eq(st.cls, cls);
     if (cls == M2S_OK)
         ck_assert_ptr_null(why);
     else
@@ -262,18 +264,18 @@ START_TEST(test_token_header)
     m2s_mail *m = mail_new("a@example.com", "Disk full");
     mail_header(m, "X-SMS-Priority", "high");
     mail_header(m, "x-sms-token", "  " TOKEN " ");
-    char *why = NULL;
-    ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, &why), M2S_OK);
-    ck_assert_ptr_null(why);
+    m2s_status st = M2S_STATUS_INIT;
+    ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, &st), M2S_OK);
+    ck_assert_ptr_null(st.why);
     ck_assert_str_eq(m->subject, "Disk full");
     mail_free(m);
 
     /* a wrong token in the header does not count */
     m = mail_new("a@example.com", "Disk full");
     mail_header(m, "X-SMS-Token", TOKEN "x");
-    ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, &why), M2S_E_SENDER);
-    ck_assert_str_eq(why, "sender token missing");
-    free(why);
+    ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, &st), M2S_E_SENDER);
+    ck_assert_str_eq(st.why, "sender token missing");
+    m2s_status_clear(&st);
     mail_free(m);
     cfg_free(c);
 }
@@ -301,9 +303,9 @@ START_TEST(test_token_subject)
     m2s_config *c = cfg_new(M2S_SENDER_CHECK_BOTH);
     c->sender_token = xstrdup(TOKEN);
     m2s_mail *m = mail_new("a@example.com", token_subjects[_i].subject);
-    char *why = NULL;
-    ck_assert_int_eq(m2s_senders_authorize(c, NULL, m, &why), M2S_OK);
-    ck_assert_ptr_null(why);
+    m2s_status st = M2S_STATUS_INIT;
+    ck_assert_int_eq(m2s_senders_authorize(c, NULL, m, &st), M2S_OK);
+    ck_assert_ptr_null(st.why);
     ck_assert_str_eq(m->subject, token_subjects[_i].want);
     ck_assert_ptr_null(strstr(m->subject, TOKEN));
     mail_free(m);
@@ -318,8 +320,9 @@ START_TEST(test_token_header_and_subject)
     c->sender_token = xstrdup(TOKEN);
     m2s_mail *m = mail_new("a@example.com", "[" TOKEN "] Disk full");
     mail_header(m, "X-SMS-Token", TOKEN);
-    char *why = NULL;
-    ck_assert_int_eq(m2s_senders_authorize(c, NULL, m, &why), M2S_OK);
+    m2s_status st = M2S_STATUS_INIT;
+    ck_assert_int_eq(m2s_senders_authorize(c, NULL, m, &st), M2S_OK);
+    ck_assert_ptr_null(st.why);
     ck_assert_str_eq(m->subject, "Disk full");
     mail_free(m);
     cfg_free(c);
@@ -331,14 +334,14 @@ START_TEST(test_token_missing)
     m2s_config *c = cfg_new(M2S_SENDER_CHECK_BOTH);
     c->sender_token = xstrdup(TOKEN);
     m2s_mail *m = mail_new("a@example.com", "Disk full tok123");   /* a prefix only */
-    char *why = NULL;
-    ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, &why), M2S_E_SENDER);
-    ck_assert_str_eq(why, "sender token missing");
+    m2s_status st = M2S_STATUS_INIT;
+    ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, &st), M2S_E_SENDER);
+    ck_assert_str_eq(st.why, "sender token missing");
     ck_assert_str_eq(m->subject, "Disk full tok123");
-    free(why);
+    m2s_status_clear(&st);
     mail_free(m);
 
-    /* why may be NULL */
+    /* st may be NULL */
     m = mail_new("a@example.com", "");
     ck_assert_int_eq(m2s_senders_authorize(c, "a@example.com", m, NULL), M2S_E_SENDER);
     mail_free(m);
@@ -358,8 +361,9 @@ START_TEST(test_why_never_holds_token)
                                "no secret here" };
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
         m2s_mail *m = mail_new(froms[i], subjects[i]);
-        char *why = NULL;
-        ck_assert_int_eq(m2s_senders_authorize(c, envs[i], m, &why), M2S_E_SENDER);
+        m2s_status st = M2S_STATUS_INIT;
+        ck_assert_int_eq(m2s_senders_authorize(c, envs[i], m, &st), M2S_E_SENDER);
+        char *why = st.why;
         ck_assert_ptr_nonnull(why);
         ck_assert_msg(strstr(why, TOKEN) == NULL, "case %zu: %s", i, why);
         ck_assert_ptr_null(strchr(why, '\n'));

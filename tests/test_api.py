@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Bird API conversation: the fake's own checks first, then mail2sms
 against the fake with each fault the API or the network can produce, and
-the exit code and status line the contract (interface.md) asks for."""
+the exit code and status line mail2sms(8) promises."""
 
 import hashlib
 import json

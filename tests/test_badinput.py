@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mail that is empty, garbage, truncated, huge or simply odd: the program
 never crashes, prints at most one status line, and exits with a code the
-contract (interface.md, "Exit status") allows. With $M2S_WRAPPER set (for
+contract (mail2sms(8), EXIT STATUS) allows. With $M2S_WRAPPER set (for
 example "valgrind --error-exitcode=99 -q") every run goes through it."""
 
 import base64
@@ -44,7 +44,7 @@ def sane(r, dry_run=False):
     check(r.rc in CONTRACT_CODES, "exit code %r is not in the contract (%r)" % (r.rc, r))
     if dry_run:
         # a dry run's stdout holds only request lines; the status line goes
-        # to stderr (interface.md, "Dry run": nothing else on stdout)
+        # to stderr (mail2sms(8), DRY RUN: nothing else on stdout)
         for line in r.lines:
             check(line.startswith("{"), "not a JSON request line: %r" % line)
         if r.rc != 0:

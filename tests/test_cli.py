@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The command-line contract (interface.md, "Command line", "Recipient ->
-phone numbers", "Dry run"): options, configuration errors, --check-config,
+"""The command-line contract (mail2sms(8), OPTIONS, RECIPIENTS and DRY RUN):
+options, configuration errors, --check-config,
 dry run, and how recipients map to numbers and exit codes."""
 
 import json
