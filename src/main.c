@@ -77,6 +77,12 @@ static int check_config(const char *path)
     m2s_strv problems = { 0 };
     m2s_config *cfg = m2s_config_load(path, &problems);
     int rc = EX_OK;
+    char *why = NULL;
+    if (cfg && cfg->log_file && m2s_log_check_file(cfg->log_file, &why) != 0) {
+        m2s_strv_take(&problems, why);
+        m2s_config_free(cfg);
+        cfg = NULL;
+    }
     if (cfg) {
         m2s_config_summary(cfg, stdout);
         printf("configuration OK\n");
@@ -150,7 +156,7 @@ int main(int argc, char **argv)
         goto out;
     }
     /* A dry run writes nothing, not even a log file it might create. */
-    if (cfg->log_file && !cli.dry_run && m2s_log_to_file(cfg->log_file, &why) != 0) {
+    if (cfg->log_file && !cli.dry_run && m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
         m2s_log(LOG_WARNING, "%s; logging to syslog", why);
         free(why);
         why = NULL;
@@ -263,6 +269,10 @@ out:
     m2s_strv_free(&problems);
     free(why);
     m2s_config_free(cfg);
+    /* pipe(8) logs a successful command's output: "delivered via sms
+     * service (warning: log_file ...)". A failure's line stays alone. */
+    if (rc == EX_OK)
+        m2s_log_report_trouble(stdout);
     m2s_log_close();
     return rc;
 }
