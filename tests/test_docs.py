@@ -567,6 +567,17 @@ def example_config_valid():
     check(DEFAULT_KEY not in r.out, "access key printed")
 
 
+@case("tests/fake_bird.py --help lists its control endpoints and fault controls")
+def fake_help():
+    r = subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "fake_bird.py"), "--help"],
+                       stdout=subprocess.PIPE, universal_newlines=True, timeout=30)
+    eq(r.returncode, 0, "exit status")
+    for word in ("/_fake/requests", "/_fake/reset", "/_fake/faults", "/_fake/latency",
+                 '"endpoint"', '"number"', '"skip"', '"times"', '"status"', '"retry_after"',
+                 '"hang"', '"drop"', '"nonjson"', '"latency"', '"random"', '"rate"'):
+        check(word in r.stdout, "%s not in --help:\n%s" % (word, r.stdout))
+
+
 # ------------------------------------------------------ Postfix snippets
 
 GUIDES = [os.path.join(SRCDIR, "README.md"), os.path.join(SRCDIR, "docs", "postfix.md")]
