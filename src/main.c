@@ -156,7 +156,8 @@ int main(int argc, char **argv)
         goto out;
     }
     /* A dry run writes nothing, not even a log file it might create. */
-    if (cfg->log_file && !cli.dry_run && m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
+    if (cfg->log_file && !cli.dry_run &&
+        m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
         m2s_log(LOG_WARNING, "%s; logging to syslog", why);
         free(why);
         why = NULL;
