@@ -7,11 +7,13 @@
 #      and /etc/mail2sms/mail2sms.conf as a conffile
 #   3. dpkg -i: mail2sms --version, the mail2sms user, /var/lib/mail2sms
 #      (0750), the access key file (0600, owner mail2sms), the configuration
-#      (0640 root:mail2sms); the mail2sms user can check the configuration
-#      and dry-run a mail; reinstalling keeps the access key
+#      (0640 root:mail2sms); the shipped examples name /usr/bin/mail2sms and
+#      /etc/mail2sms; --check-config names the example's placeholder ids;
+#      with ids and a key the mail2sms user can check the configuration and
+#      dry-run a mail; reinstalling keeps the access key
 #   4. dpkg --purge: files gone, and /etc/postfix exactly as before
 # Run as root on Debian 12 with dpkg-dev, debhelper and fakeroot
-# (scripts/deps.sh test). Prints a line per check; exits 1 on any failure.
+# (scripts/deps.sh build or test). Prints a line per check; exits 1 on any failure.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 version=$(sed -n '1s/^mail2sms (\([^)]*\)).*/\1/p' "$top/debian/changelog")
@@ -40,7 +42,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 for tool in dpkg-buildpackage dh fakeroot; do
-    command -v $tool >/dev/null 2>&1 || { echo "FAIL - $tool missing (scripts/deps.sh test)"; exit 1; }
+    command -v $tool >/dev/null 2>&1 || { echo "FAIL - $tool missing (scripts/deps.sh build)"; exit 1; }
 done
 
 # ------------------------------------------------------------------ build
@@ -143,6 +145,17 @@ echo "/etc/mail2sms/mail2sms.conf: $(perm /etc/mail2sms/mail2sms.conf)"
 check "mail2sms.conf is 640 root:mail2sms" test "$(perm /etc/mail2sms/mail2sms.conf)" = "640 root mail2sms"
 check "mail2sms.conf is the example configuration" cmp -s /etc/mail2sms/mail2sms.conf "$top/etc/mail2sms.conf"
 
+# The snippets the package ships name what it installed.
+ex=/usr/share/doc/mail2sms/examples
+prog=$(sed -n 's/^[[:space:]]*argv=\([^[:space:]]*\).*/\1/p' $ex/master.cf)
+echo "$ex/master.cf: argv=$prog"
+check "examples/master.cf names /usr/bin/mail2sms" test "$prog" = /usr/bin/mail2sms
+check "the program examples/master.cf names is there" test -x "$prog"
+check "examples/master.cf names nothing under /usr/local" sh -c \
+    "! sed 's/#.*//' $ex/master.cf | grep -q /usr/local"
+check "examples/mail2sms.conf names /etc/mail2sms/access_key" \
+    grep -q '^[[:space:]]*access_key_file = "/etc/mail2sms/access_key";' $ex/mail2sms.conf
+
 as_user() { runuser -u mail2sms -- "$@"; }
 out=$(as_user mail2sms --check-config 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
@@ -151,6 +164,18 @@ case $out in *"access key is empty"*) ok "--check-config names the empty key" ;;
              *) fail "--check-config names the empty key" ;; esac
 
 printf 'deb-test-access-key\n' > /etc/mail2sms/access_key
+out=$(as_user mail2sms --check-config 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "--check-config with the example's ids exits 78" test $rc = 78
+case $out in *"bird.workspace_id is the example's placeholder"*"bird.channel_id is the example's placeholder"*)
+                 ok "--check-config names both placeholder ids" ;;
+             *) fail "--check-config names both placeholder ids" ;; esac
+
+# What the administrator does next: the workspace's and the channel's ids
+# (written in place, so the file keeps its owner and mode).
+sed -e 's/^\([[:space:]]*workspace_id = \)"[0-]*"/\1"2f7e3c1a-5b8d-4e0f-9a6b-1c2d3e4f5a6b"/' \
+    -e 's/^\([[:space:]]*channel_id = \)"[0-]*"/\1"8c9d0e1f-2a3b-4c5d-6e7f-8091a2b3c4d5"/' \
+    /etc/mail2sms/mail2sms.conf > "$work/ids.conf" && cat "$work/ids.conf" > /etc/mail2sms/mail2sms.conf
 out=$(as_user mail2sms --check-config 2>&1); rc=$?
 check "--check-config as mail2sms with a key exits 0" test $rc = 0
 case $out in *deb-test-access-key*) fail "--check-config printed the key" ;;
@@ -168,6 +193,8 @@ check "dpkg -i again (reinstall)" test $? = 0
 check "reinstall keeps the access key" test "$(cat /etc/mail2sms/access_key)" = deb-test-access-key
 check "reinstall keeps access_key 600 mail2sms" test "$(perm /etc/mail2sms/access_key | cut -d' ' -f1-2)" = "600 mail2sms"
 check "reinstall keeps mail2sms.conf 640 root:mail2sms" test "$(perm /etc/mail2sms/mail2sms.conf)" = "640 root mail2sms"
+check "reinstall keeps the administrator's ids" \
+    grep -q 'workspace_id = "2f7e3c1a-5b8d-4e0f-9a6b-1c2d3e4f5a6b"' /etc/mail2sms/mail2sms.conf
 
 # ------------------------------------------------------------------ purge
 if dpkg --purge mail2sms >"$work/purge.log" 2>&1; then

@@ -1,21 +1,25 @@
 #!/bin/sh
 # Install what mail2sms needs from Debian's packages. Run as root on
 # Debian 12; safe to run again.
-#   deps.sh build   what building and the demo need
-#   deps.sh test    everything the full test run needs (default)
+#   deps.sh build   what building (from source or as a Debian package with
+#                   dpkg-buildpackage) and the demo need
+#   deps.sh test    everything the full test run needs (default); building
+#                   the package without DEB_BUILD_OPTIONS=nocheck runs that
+#                   full suite, so it needs these too
 set -eu
 what=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential autoconf automake pkg-config ca-certificates
       libgmime-3.0-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev
-      libxml2-dev libsqlite3-dev check python3"
+      libxml2-dev libsqlite3-dev check python3
+      dpkg-dev debhelper fakeroot"
 if [ "$what" = test ]; then
     # Postfix for the end-to-end tests (they start a private instance of
     # their own; the system instance is left unconfigured), valgrind and
     # clang for memory checks and fuzzing, Debian tools for the package.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     pkgs="$pkgs time valgrind postfix groff-base clang libclang-rt-14-dev
-          dpkg-dev debhelper fakeroot openssl"
+          openssl"
 fi
 apt-get update -qq
 # shellcheck disable=SC2086

@@ -105,6 +105,7 @@ static const key_def keys[] = {
     { "state.retention_days",       K_INT,   OFF(retention_days), NULL, 1, 3650, "integer" },
     { "state_dir",                  K_STR,   OFF(state_dir), NULL, 0, 0, "string" },
     { "log_file",                   K_STR,   OFF(log_file), NULL, 0, 0, "string" },
+    { "log_time",                   K_ENUM,  OFF(log_time), "postfix|iso8601", 0, 0, "string" },
     { "deadline",                   K_INT,   OFF(deadline), NULL, 5, 3600, "integer" },
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -594,6 +595,12 @@ static bool id_ok(const char *s)
     return true;
 }
 
+/* All zeros (and dashes), like "00000000-0000-0000-0000-000000000000". */
+static bool id_placeholder(const char *s)
+{
+    return s && strchr(s, '0') && strspn(s, "0-") == strlen(s);
+}
+
 static char *read_key_file(loader *ld, const config_setting_t *s, const char *path)
 {
     char *key = NULL;
@@ -656,6 +663,17 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
         problem(ld, config_lookup(lc, "bird.channel_id") ? config_lookup(lc, "bird.channel_id") : bird,
                 cfg->channel_id ? "bird.channel_id must be letters, digits, '-' or '_'"
                                 : "bird.channel_id is required");
+
+    /* The all-zero ids of the example configuration pass the syntax check
+     * but no workspace or channel has them. */
+    if (id_placeholder(cfg->workspace_id))
+        problem(ld, config_lookup(lc, "bird.workspace_id"),
+                "bird.workspace_id is the example's placeholder %s: put in your "
+                "workspace's id from Bird's dashboard", cfg->workspace_id);
+    if (id_placeholder(cfg->channel_id))
+        problem(ld, config_lookup(lc, "bird.channel_id"),
+                "bird.channel_id is the example's placeholder %s: put in your "
+                "SMS channel's id from Bird's dashboard", cfg->channel_id);
 
     /* The access key: from a file that only its owner can read, or inline
      * in a configuration file that only its owner can read. */

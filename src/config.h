@@ -26,6 +26,7 @@ typedef enum { M2S_NON_MMS_LINKS, M2S_NON_MMS_DROP } m2s_non_mms;
 typedef enum { M2S_TOO_LARGE_NOTE, M2S_TOO_LARGE_REJECT } m2s_on_too_large;
 typedef enum { M2S_PRESIGN_CHANNEL, M2S_PRESIGN_WORKSPACE } m2s_presign_path;
 typedef enum { M2S_EXCEED_DEFER, M2S_EXCEED_DROP } m2s_on_exceed;
+typedef enum { M2S_LOG_TIME_POSTFIX, M2S_LOG_TIME_ISO8601 } m2s_log_time;
 typedef enum { M2S_SENDER_CHECK_BOTH, M2S_SENDER_CHECK_ENVELOPE, M2S_SENDER_CHECK_HEADER } m2s_sender_check;
 
 /* A Bird template: sent as "template" instead of a "body". parameters are
@@ -109,6 +110,7 @@ typedef struct m2s_config {
     /* state */
     char *state_dir;                /* default LOCALSTATEDIR "/lib/mail2sms" */
     char *log_file;                 /* NULL: syslog */
+    m2s_log_time log_time;          /* log_file's time stamps, default Postfix's */
     long retention_days;            /* default 30 */
 
     long deadline;                  /* seconds for the whole run, default 120 */

@@ -19,7 +19,9 @@ static char *log_queue_id;
 static bool log_verbose;
 static bool log_quiet;          /* a dry run: nothing but the -v copy */
 static int log_fd = -1;
+static bool log_iso8601;
 static char log_host[64];
+static char *log_trouble;      /* why log_file could not be opened, or NULL */
 
 void m2s_log_open(const char *queue_id, bool verbose)
 {
@@ -29,37 +31,102 @@ void m2s_log_open(const char *queue_id, bool verbose)
     openlog("mail2sms", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-int m2s_log_to_file(const char *path, char **why)
+int m2s_log_to_file(const char *path, bool iso8601, char **why)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
     if (fd < 0) {
-        *why = xasprintf("cannot open log_file %s: %s", path, strerror(errno));
+        int err = errno;
+        *why = xasprintf("cannot open log_file %s: %s", path, strerror(err));
+        free(log_trouble);
+        log_trouble = xasprintf("warning: log_file %s: %s; logged to syslog", path,
+                                strerror(err));
         return -1;
     }
     if (log_fd >= 0)
         close(log_fd);
     log_fd = fd;
+    log_iso8601 = iso8601;
     if (gethostname(log_host, sizeof log_host - 1) != 0)
         strcpy(log_host, "localhost");
     log_host[strcspn(log_host, ".")] = '\0';     /* short name, as syslog writes it */
     return 0;
 }
 
-/* One line to log_file, as Debian's rsyslog writes mail.log:
- * "2026-11-27T21:50:01.123456+00:00 host mail2sms[1234]: QUEUEID: ..." in
- * one write(2), so lines of processes running at once never interleave. */
-static void file_line(const char *qid, const char *line)
+int m2s_log_check_file(const char *path, char **why)
 {
+    int rc = -1;
+    char *dir = NULL;
+    /* Appending to an existing file changes nothing by opening it. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+        rc = 0;
+        goto out;
+    }
+    if (errno != ENOENT) {
+        *why = xasprintf("cannot open log_file %s for appending: %s; "
+                         "its lines would go to syslog", path, strerror(errno));
+        goto out;
+    }
+    /* Missing: the first run creates it, if it may write in the directory. */
+    dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        strcpy(dir, "/");
+    else
+        *slash = '\0';
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0) {
+        *why = xasprintf("cannot create log_file %s: %s: %s; its lines would go to syslog",
+                         path, dir, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
+}
+
+void m2s_log_report_trouble(FILE *out)
+{
+    if (!log_trouble)
+        return;
+    fprintf(out, "%s\n", log_trouble);
+    fflush(out);
+}
+
+/* The time stamp of a log_file line. Postfix's maillog_file (msg_logger(3),
+ * written by postlogd(8)) has strftime "%b %d %H:%M:%S" in the C locale,
+ * so mail2sms's lines sort in with Postfix's own; iso8601 is rsyslog's
+ * "2026-11-27T21:50:01.123456+00:00". */
+static void file_stamp(char *out, size_t size)
+{
+    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
     struct timeval tv;
     struct tm tm;
-    char stamp[40], zone[8];
+    char zone[8];
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!log_iso8601) {
+        snprintf(out, size, "%s %02d %02d:%02d:%02d", months[tm.tm_mon % 12], tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        return;
+    }
     strftime(zone, sizeof zone, "%z", &tm);   /* +hhmm */
-    char *text = xasprintf("%s.%06ld%.3s:%s %s mail2sms[%ld]: %s: %s\n", stamp,
-                           (long)tv.tv_usec, zone, zone + 3, log_host, (long)getpid(), qid,
-                           line);
+    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld%.3s:%s", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec,
+             zone, zone + 3);
+}
+
+/* One line to log_file: "STAMP host mail2sms[1234]: QUEUEID: ..." in one
+ * write(2), so lines of processes running at once never interleave. */
+static void file_line(const char *qid, const char *line)
+{
+    char stamp[128];
+    file_stamp(stamp, sizeof stamp);
+    char *text = xasprintf("%s %s mail2sms[%ld]: %s: %s\n", stamp, log_host, (long)getpid(),
+                           qid, line);
     ssize_t r = write(log_fd, text, strlen(text));
     (void)r;    /* nowhere left to report a failure to log */
     free(text);
@@ -115,4 +182,6 @@ void m2s_log_close(void)
     free(log_queue_id);
     log_queue_id = NULL;
     log_quiet = false;
+    free(log_trouble);
+    log_trouble = NULL;
 }

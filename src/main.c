@@ -90,7 +90,8 @@ int main(int argc, char **argv)
         goto report;
     }
     /* A dry run writes nothing, not even a log file it might create. */
-    if (cfg->log_file && !cli.dry_run && m2s_log_to_file(cfg->log_file, &why) != 0) {
+    if (cfg->log_file && !cli.dry_run &&
+        m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
         m2s_log(LOG_WARNING, "%s; logging to syslog", why);
         free(why);
     }
@@ -127,8 +128,12 @@ print:
         fprintf(cli.dry_run ? stderr : stdout, "%s\n", line);
         free(line);
     }
-    fflush(stdout);
     rc = m2s_outcome(st.cls)->exit_code;
+    /* pipe(8) logs a successful command's output: "delivered via sms
+     * service (warning: log_file ...)". A failure's line stays alone. */
+    if (rc == EX_OK)
+        m2s_log_report_trouble(stdout);
+    fflush(stdout);
 out:
     m2s_transport_free(tr);
     if (ran)

@@ -112,7 +112,15 @@ int m2s_run_check_config(const char *path, FILE *out)
 {
     m2s_strv problems = { 0 };
     m2s_config *cfg = m2s_config_load(path, &problems);
+    char *why = NULL;
     int rc = EX_OK;
+    /* Run as the configured user, this says whether its lines can reach
+     * log_file. */
+    if (cfg && cfg->log_file && m2s_log_check_file(cfg->log_file, &why) != 0) {
+        m2s_strv_take(&problems, why);
+        m2s_config_free(cfg);
+        cfg = NULL;
+    }
     if (cfg) {
         char *endpoint = m2s_bird_messages_url(cfg);
         m2s_config_summary(cfg, endpoint, out);

@@ -709,6 +709,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.send(404, {"error": "no such control endpoint"})
 
 
+FAULT_HELP = """\
+control endpoints (on the same port):
+  GET  /_fake/requests   every request received on the Bird endpoints (JSON)
+  POST /_fake/reset      forget requests, faults and stored media
+  POST /_fake/latency    {"seconds": S}: delay every Bird request
+  POST /_fake/faults     {"rules": [RULE, ...]}: the first rule that applies
+                         answers; {"rules": []} ends all faults
+                         {"random": {...}}: random faults, see below
+
+a RULE is a JSON object; it applies to
+  "endpoint": "messages" | "presign" | "upload" | "*" (default "*")
+  "number": "+31..."       only requests for this receiver
+  "content_type": "..."    only presign/upload of this type
+  "skip": N                let the first N matching requests through
+  "times": N               apply N times, then let them through (-1: always)
+and does one of
+  "status": CODE           answer CODE with Bird's error body, or
+  "body": ... with it      that body instead (object: JSON, string: text)
+  "retry_after": S         with "status": a Retry-After header
+  "hang": S                read the request, say nothing for S seconds, close
+  "drop": true             close the connection with a reset, no answer
+  "nonjson": true          202 with an HTML body
+  "latency": S             wait S seconds, then answer normally
+
+random faults ("messages" only):
+  {"random": {"rate": 0.3, "actions": ["500", "503", "429", "hang", "drop",
+   "nonjson"], "seed": 1, "hang": S, "retry_after": S}}
+
+example:
+  curl -d '{"rules": [{"endpoint": "messages", "status": 503, "times": 2}]}' \\
+       http://127.0.0.1:PORT/_fake/faults
+"""
+
+
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -723,14 +757,18 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--workspace", default="ws-test")
-    ap.add_argument("--channel", default="ch-test")
-    ap.add_argument("--access-key", default="test-access-key-0123456789")
-    ap.add_argument("--log")
-    ap.add_argument("--latency", type=float, default=0.0)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=FAULT_HELP)
+    ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    ap.add_argument("--port-file", help="write the port chosen to this file")
+    ap.add_argument("--workspace", default="ws-test", help="the workspace id it accepts")
+    ap.add_argument("--channel", default="ch-test", help="the channel id it accepts")
+    ap.add_argument("--access-key", default="test-access-key-0123456789",
+                    help="the access key it accepts (Authorization: AccessKey KEY)")
+    ap.add_argument("--log", help="append a line per request to this file")
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="seconds to wait before answering every Bird request")
     args = ap.parse_args()
 
     srv = Server(("127.0.0.1", args.port), Handler)

@@ -10,13 +10,20 @@ running (different queue, data directory, pid and lock files and port).
 
 It needs the Debian postfix package and root: the Postfix master must start
 as root, and pipe(8) switches to the unprivileged user named in master.cf.
+That user is not the shipped "mail2sms" (the package's postinst creates that
+one, and a test must leave the machine as it found it) but a throw-away
+system account of the test run's own, "m2st-PID-RANDOM": created by
+prepare_run() and removed when the test process exits, also after a
+failure or SIGTERM (atexit).
 
 Python 3 standard library only.
 """
 
+import atexit
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -52,14 +59,31 @@ def unmet(binary):
     return why
 
 
+TEST_USER_PREFIX = "m2st-"
+_test_user = None
+
+
+def test_user_name():
+    """The name of this process's throw-away pipe user (not yet created):
+    "m2st-PID-RANDOM", unique on the machine, at most 32 characters."""
+    global _test_user
+    if _test_user is None:
+        _test_user = "%s%d-%s" % (TEST_USER_PREFIX, os.getpid(), secrets.token_hex(3))
+    return _test_user
+
+
 def shipped(etc):
     """What etc/ ships: the master.cf entry of "sms", the main.cf
-    parameters, the transport map rows, and the pipe user."""
+    parameters, the transport map rows, and the pipe user.  The entry's
+    user= (mail2sms) is replaced by the test run's throw-away account,
+    test_user_name(), which is the user returned; prepare_run() creates it."""
     entry = read_master_entry(os.path.join(etc, "master.cf"), "sms")
-    m = re.search(r"\buser=([^\s:]+)", entry)
+    user = test_user_name()
+    entry, n = re.subn(r"\buser=[^\s:]+", lambda _: "user=" + user, entry)
+    if n != 1:
+        raise ValueError("no user= in the shipped sms entry:\n" + entry)
     return (entry, read_main_params(os.path.join(etc, "main.cf")),
-            read_transport(os.path.join(etc, "transport")),
-            m.group(1) if m else "mail2sms")
+            read_transport(os.path.join(etc, "transport")), user)
 
 
 def prepare_run(prefix, pipe_user, binary):
@@ -73,7 +97,10 @@ def prepare_run(prefix, pipe_user, binary):
     # Files the Postfix daemons and the pipe user read must not depend on
     # the caller's umask.
     os.umask(0o022)
-    uid, gid = ensure_user(pipe_user)
+    if pipe_user.startswith(TEST_USER_PREFIX):
+        uid, gid = add_test_user(pipe_user)
+    else:
+        uid, gid = ensure_user(pipe_user)
     base = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(base, 0o755)
     p = {"base": base, "uid": uid, "gid": gid, "bin": binary}
@@ -132,6 +159,72 @@ def ensure_user(name):
                        stderr=subprocess.PIPE)
         pw = pwd.getpwnam(name)
     return pw.pw_uid, pw.pw_gid
+
+
+def add_test_user(name):
+    """Create the throw-away system account name (its own group, no home,
+    no login shell) and have it removed when this process exits. Returns
+    (uid, gid)."""
+    import pwd
+    if not name.startswith(TEST_USER_PREFIX):
+        raise ValueError("not a test user name: %r" % name)
+    subprocess.run([shutil.which("useradd") or "/usr/sbin/useradd", "--system",
+                    "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                    "--shell", "/usr/sbin/nologin", name],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    atexit.register(remove_test_user, name)
+    pw = pwd.getpwnam(name)
+    return pw.pw_uid, pw.pw_gid
+
+
+def _pids_of_uid(uid):
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % pid) as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            pids.append(int(pid))
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def remove_test_user(name):
+    """Remove a throw-away account of add_test_user() and its group. Its
+    processes (pipe(8) children of a stopped instance) get a few seconds to
+    end; what is left of them then is killed by pid, as only the test ran
+    anything as this account. Silent when the account is gone already."""
+    import grp
+    import pwd
+    if not name.startswith(TEST_USER_PREFIX):
+        return
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        uid = None
+    userdel = shutil.which("userdel") or "/usr/sbin/userdel"
+    for attempt in range(75 if uid is not None else 0):     # about 15 s
+        if subprocess.run([userdel, name], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            break
+        if attempt == 50:
+            for pid in _pids_of_uid(uid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        time.sleep(0.2)
+    try:
+        grp.getgrnam(name)
+        subprocess.run([shutil.which("groupdel") or "/usr/sbin/groupdel", name],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except KeyError:
+        pass
 
 
 def runs_as(user, argv):

@@ -406,7 +406,7 @@ def _():
     FAKE.reset()
     d = tmpdir()
     logf = os.path.join(d, "mail2sms.log")
-    conf = setup(log_file=logf)
+    conf = setup(log_file=logf, log_time="iso8601")
     r = send(conf, data=mail(subject="Disk full", message_id="<logfile-1@monitoring.example.com>"))
     eq(r.rc, 0, "exit (%r)" % r)
     with open(logf, encoding="utf-8") as f:
@@ -437,6 +437,88 @@ def _():
     r = run(["--check-config", "-c", setup(log_file="relative.log")])
     eq(r.rc, 78, "a relative log_file is a configuration error")
     check("log_file must be an absolute path" in r.out, r.out)
+
+
+@case("log_file: Postfix's maillog_file time stamps by default, in order with its lines")
+def _():
+    FAKE.reset()
+    d = tmpdir()
+    logf = os.path.join(d, "mail2sms.log")
+    conf = setup(log_file=logf)
+    before = time.time()
+    r = send(conf, data=mail(message_id="<logfile-3@monitoring.example.com>"))
+    after = time.time()
+    eq(r.rc, 0, "exit (%r)" % r)
+    eq(r.out, "", "nothing on stdout when the log file works")
+    with open(logf, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    # msg_logger(3) of Postfix: strftime "%b %d %H:%M:%S ", the first label
+    # of the host name, "name[pid]: ", in the C locale.
+    stamp = re.compile(r"^((Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                       r"\d\d \d\d:\d\d:\d\d) ([^\s.]+) mail2sms\[\d+\]: 4F3A21C0E2: ")
+    eq(len(lines), len(ONCALL), "one line per number: %r" % lines)
+    for l in lines:
+        m = stamp.match(l)
+        check(m, "not in maillog_file's format: %r" % l)
+        if m:
+            allowed = {time.strftime("%b %d %H:%M:%S", time.localtime(t))
+                       for t in range(int(before), int(after) + 2)}
+            check(m.group(1) in allowed, "time %r not within the run %r" % (m.group(1), allowed))
+    r = run(["--check-config", "-c", setup(log_time="syslog")])
+    eq(r.rc, 78, "log_time only postfix or iso8601 (%r)" % r)
+    check("log_time" in r.out, r.out)
+
+
+@case("log_file that cannot be opened: Postfix's line says so on success, alone on failure")
+def _():
+    FAKE.reset()
+    conf = setup(log_file="/nonexistent-dir/mail2sms.log")
+    r = send(conf, data=mail(message_id="<logfile-4@monitoring.example.com>"))
+    eq(r.rc, 0, "exit (%r)" % r)
+    # pipe(8) logs "status=sent (delivered via sms service (OUTPUT))" with
+    # up to 100 characters of the output of a command that exits 0.
+    eq(r.lines, ["warning: log_file /nonexistent-dir/mail2sms.log: No such file or "
+                 "directory; logged to syslog"], "the line for Postfix (%r)" % r)
+    check(len(r.lines[0]) <= 100, "longer than pipe(8) shows: %r" % r.lines[0])
+    FAKE.faults([{"endpoint": "messages", "status": 503}])
+    r = send(conf, data=mail(message_id="<logfile-5@monitoring.example.com>"))
+    FAKE.faults([])
+    assert_failed(r, 75, "4.4")
+    r = send(conf, data=mail(message_id="<logfile-6@monitoring.example.com>"), extra=["-n"])
+    eq(r.rc, 0, "dry run (%r)" % r)
+    check("log_file" not in r.out + r.err, "a dry run opens no log file: %r" % r)
+
+
+@case("--check-config: a log_file the user cannot append to is a problem; nothing created")
+def _():
+    d = tmpdir()
+    ok_new = os.path.join(d, "new.log")
+    r = run(["--check-config", "-c", setup(log_file=ok_new)])
+    eq(r.rc, 0, "a missing log_file in a writable directory is fine (%r)" % r)
+    check(not os.path.exists(ok_new), "--check-config created the log file")
+    existing = os.path.join(d, "old.log")
+    with open(existing, "w") as f:
+        f.write("kept\n")
+    r = run(["--check-config", "-c", setup(log_file=existing)])
+    eq(r.rc, 0, "an existing writable log_file (%r)" % r)
+    with open(existing) as f:
+        eq(f.read(), "kept\n", "the log file was changed")
+    r = run(["--check-config", "-c", setup(log_file="/nonexistent-dir/mail2sms.log")])
+    eq(r.rc, 78, "exit (%r)" % r)
+    check(re.search(r"cannot create log_file /nonexistent-dir/mail2sms\.log: /nonexistent-dir: "
+                    r"No such file or directory; its lines would go to syslog", r.out), r.out)
+    check(not os.path.exists("/nonexistent-dir"), "the directory was created")
+    r = run(["--check-config", "-c", setup(log_file=d)])
+    eq(r.rc, 78, "a directory as log_file (%r)" % r)
+    check("cannot open log_file %s for appending" % d in r.out, r.out)
+    if os.geteuid() != 0:
+        ro = os.path.join(d, "ro.log")
+        with open(ro, "w"):
+            pass
+        os.chmod(ro, 0o444)
+        r = run(["--check-config", "-c", setup(log_file=ro)])
+        eq(r.rc, 78, "read-only log_file (%r)" % r)
+        check("Permission denied; its lines would go to syslog" in r.out, r.out)
 
 
 @case("secrecy: key not in stdout/stderr with -v, nor in argv of the running process")

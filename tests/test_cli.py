@@ -6,6 +6,7 @@ dry run, and how recipients map to numbers and exit codes."""
 import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.environ.get("M2S_SRCDIR", os.path.dirname(
@@ -177,6 +178,80 @@ def _():
     check(any("timeout" in ln and mentions_line(ln, n_type) for ln in lines),
           "no line naming timeout at line %d: %r" % (n_type, r.out))
     check(len(lines) >= 2, "one line per problem: %r" % r.out)
+
+
+@case("--check-config: the example's all-zero ids are placeholders, named with their line")
+def _():
+    FAKE.reset()
+    zero = "00000000-0000-0000-0000-000000000000"
+    c = conf(bird={"workspace_id": zero, "channel_id": zero})
+    with open(c) as f:
+        text = f.read().splitlines()
+    n_ws = [i + 1 for i, l in enumerate(text) if "workspace_id" in l]
+    n_ch = [i + 1 for i, l in enumerate(text) if "channel_id" in l]
+    r = run(["--check-config", "-c", c])
+    eq(r.rc, 78, "exit code (%r)" % r)
+    ws = [l for l in r.lines if "bird.workspace_id is the example's placeholder" in l]
+    ch = [l for l in r.lines if "bird.channel_id is the example's placeholder" in l]
+    eq((len(ws), len(ch)), (1, 1), "one line each: %r" % r.out)
+    check(ws and mentions_line(ws[0], n_ws[0]), "line %s not named: %r" % (n_ws, ws))
+    check(ch and mentions_line(ch[0], n_ch[0]), "line %s not named: %r" % (n_ch, ch))
+    # A real run defers as for any configuration mistake; nothing is sent.
+    r = send(c, "oncall@sms.example.com")
+    one_line(r, 75, "4.3.5")
+    eq(FAKE.requests(), [], "sent with placeholder ids")
+    # Ids that merely contain zeros are fine.
+    r = run(["--check-config", "-c", conf(bird={"workspace_id": "0a000000-0000-4000-8000-000000000000"})])
+    eq(r.rc, 0, "a real id with many zeros (%r)" % r)
+
+
+@case("--check-config as the configured user: a log_file it cannot append to is named")
+def _():
+    if os.geteuid() != 0:
+        print("# not root: no second user to check as; the check as root is in test_api.py")
+        return
+    import shutil
+    import postfix_instance as pfi
+    user = pfi.test_user_name()
+    uid, gid = pfi.add_test_user(user)        # removed again when the test ends
+    d = tmpdir()
+    os.chmod(d, 0o755)
+    binary = BIN
+    if not pfi.runs_as(user, ["/usr/bin/test", "-x", BIN]):
+        binary = os.path.join(d, "mail2sms")
+        shutil.copy2(BIN, binary)
+        os.chmod(binary, 0o755)
+    logdir = os.path.join(d, "log")           # root's, like /var/log
+    os.makedirs(logdir, mode=0o755)
+    taken = os.path.join(logdir, "taken.log")
+    with open(taken, "w"):
+        pass
+    os.chmod(taken, 0o644)
+    mine = os.path.join(d, "m2s")
+    os.makedirs(mine)
+
+    def as_user(log_file):
+        c = write_config(mine, FAKE.url, log_file=log_file)
+        for name in os.listdir(mine) + [""]:
+            os.chown(os.path.join(mine, name), uid, gid)
+        os.chmod(c, 0o600)
+        return subprocess.run(["runuser", "-u", user, "--", binary, "--check-config", "-c", c],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=30)
+    r = as_user(os.path.join(mine, "mail2sms.log"))
+    eq(r.returncode, 0, "its own directory (%s)" % r.stdout)
+    r = as_user(taken)
+    eq(r.returncode, 78, "root's file (%s)" % r.stdout)
+    check("cannot open log_file %s for appending: Permission denied; its lines would go to "
+          "syslog" % taken in r.stdout, r.stdout)
+    r = as_user(os.path.join(logdir, "new.log"))
+    eq(r.returncode, 78, "root's directory (%s)" % r.stdout)
+    check("cannot create log_file %s/new.log: %s: Permission denied" % (logdir, logdir)
+          in r.stdout, r.stdout)
+    check(not os.path.exists(os.path.join(logdir, "new.log")), "the log file was created")
+    # As root the same file is fine: that is why the check runs as the user.
+    c = write_config(tmpdir(), FAKE.url, log_file=taken)
+    eq(run(["--check-config", "-c", c]).rc, 0, "as root")
 
 
 def key_mode_case(mode):

@@ -7,7 +7,10 @@ page gives for it, is accepted by `mail2sms --check-config`; the documented
 types match the table; setting every key to its documented default changes
 nothing. mail2sms(8): its OPTIONS are those of `mail2sms --help`, its EXIT
 STATUS section holds the contract's codes with their DSNs. Both pages format
-cleanly with `groff -man -ww`. etc/mail2sms.conf passes --check-config."""
+cleanly with `groff -man -ww`. etc/mail2sms.conf passes --check-config once
+its placeholder ids are replaced, and names them until then. The Postfix
+snippets of README.md and docs/postfix.md name an installed program, and
+the files they feed mail2sms exist."""
 
 import os
 import re
@@ -512,9 +515,8 @@ def options_match_help():
     eq(options_from_man(), options_from_help(), "options (man page vs --help)")
 
 
-@case("etc/mail2sms.conf passes --check-config with a key file and state dir")
-def example_config_valid():
-    d = tmpdir()
+def example_with_key(d):
+    """etc/mail2sms.conf with a key file and a state directory of the test's."""
     with open(EXAMPLE_CONF, encoding="utf-8") as f:
         text = f.read()
     key = os.path.join(d, "access_key")
@@ -526,6 +528,36 @@ def example_config_valid():
     text, n2 = re.subn(r'(?m)^(\s*state_dir\s*=\s*)"[^"]*";',
                        lambda m: '%s"%s";' % (m.group(1), os.path.join(d, "state")), text)
     eq((n1, n2), (1, 1), "access_key_file and state_dir lines rewritten")
+    return text
+
+
+@case("etc/mail2sms.conf as shipped: --check-config names the placeholder ids and their lines")
+def example_config_placeholders():
+    d = tmpdir()
+    text = example_with_key(d)
+    path = os.path.join(d, "mail2sms.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    lines = text.splitlines()
+    r = run(["--check-config", "-c", path])
+    eq(r.rc, 78, "--check-config of the example as shipped (%s)" % r.out)
+    for key in ("workspace_id", "channel_id"):
+        n = [i + 1 for i, l in enumerate(lines) if re.match(r"\s*%s\s*=" % key, l)]
+        eq(len(n), 1, "one %s line in the example" % key)
+        want = "%s:%d: bird.%s is the example's placeholder" % (path, n[0], key)
+        check(any(l.startswith(want) for l in r.lines), "no %r in %r" % (want, r.out))
+    eq(len(r.lines), 3, "the two placeholders are the only problems: %r" % r.out)
+
+
+@case("etc/mail2sms.conf passes --check-config with a key file, state dir and real ids")
+def example_config_valid():
+    d = tmpdir()
+    text = example_with_key(d)
+    # What the administrator does: the workspace's and the channel's ids.
+    text, n3 = re.subn(r'(?m)^(\s*(workspace|channel)_id\s*=\s*)"0[0-]*";',
+                       lambda m: '%s"%s";' % (m.group(1), "2f7e3c1a-5b8d-4e0f-9a6b-1c2d3e4f5a6b"),
+                       text)
+    eq(n3, 2, "workspace_id and channel_id lines rewritten")
     path = os.path.join(d, "mail2sms.conf")
     with open(path, "w") as f:
         f.write(text)
@@ -533,6 +565,50 @@ def example_config_valid():
     eq(r.rc, 0, "--check-config of etc/mail2sms.conf (%s)" % r.out)
     check("configuration OK" in r.out, "output %r" % r.out)
     check(DEFAULT_KEY not in r.out, "access key printed")
+
+
+@case("tests/fake_bird.py --help lists its control endpoints and fault controls")
+def fake_help():
+    r = subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "fake_bird.py"), "--help"],
+                       stdout=subprocess.PIPE, universal_newlines=True, timeout=30)
+    eq(r.returncode, 0, "exit status")
+    for word in ("/_fake/requests", "/_fake/reset", "/_fake/faults", "/_fake/latency",
+                 '"endpoint"', '"number"', '"skip"', '"times"', '"status"', '"retry_after"',
+                 '"hang"', '"drop"', '"nonjson"', '"latency"', '"random"', '"rate"'):
+        check(word in r.stdout, "%s not in --help:\n%s" % (word, r.stdout))
+
+
+# ------------------------------------------------------ Postfix snippets
+
+GUIDES = [os.path.join(SRCDIR, "README.md"), os.path.join(SRCDIR, "docs", "postfix.md")]
+PROGRAMS = {"/usr/bin/mail2sms": "the Debian package", "/usr/local/bin/mail2sms": "make install"}
+
+
+@case("README and docs/postfix.md: every argv= names an installed program, both routes given")
+def snippets_name_installed_program():
+    for g in GUIDES:
+        with open(g, encoding="utf-8") as f:
+            text = f.read()
+        progs = re.findall(r"argv=(/\S+)", text)
+        check(progs, "%s has no argv=" % g)
+        bad = sorted(set(p for p in progs if p not in PROGRAMS))
+        eq(bad, [], "%s: argv= programs that neither install route puts there" % g)
+        for prog in PROGRAMS:
+            check(prog in text, "%s does not give %s (%s)" % (g, prog, PROGRAMS[prog]))
+
+
+@case("docs/postfix.md: the mails it feeds mail2sms exist; no /usr/local/etc without its route")
+def guide_files_exist():
+    path = os.path.join(SRCDIR, "docs", "postfix.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for name in re.findall(r"<\s*(\S+\.eml)\b", text):
+        check(os.path.exists(os.path.join(SRCDIR, name)) or os.path.isabs(name),
+              "docs/postfix.md feeds %s, which is not in the tree" % name)
+    check("runuser" in text, "docs/postfix.md does not use runuser")
+    for page in (MAN8, MAN5, path, os.path.join(SRCDIR, "README.md")):
+        with open(page, encoding="utf-8") as f:
+            check("sudo" not in f.read(), "%s says sudo; the documents use runuser" % page)
 
 
 if __name__ == "__main__":
