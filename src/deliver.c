@@ -2,10 +2,11 @@
  *
  * Per number: the journal first (already accepted for this mail -> done;
  * another process holds it -> try later), then the storm limits, then the
- * text and payload. All requests go out as one HTTP batch; each accepted
- * number is written to the journal the moment its answer arrives, so a
- * run cut short still remembers it. Then every number gets its log line
- * and the worst outcome decides the exit status.
+ * text and payload. All requests go out as one batch to Bird; each
+ * accepted number is written to the journal and its line to the log the
+ * moment its answer arrives, so a run cut short still remembers and tells
+ * it. Then the numbers not sent get their lines, and the worst outcome
+ * decides the exit status.
  */
 #include "build-config.h"
 
@@ -24,6 +25,7 @@ typedef struct job {
     m2s_sms_count count;
     bool truncated;
     bool claimed;
+    bool logged;                /* its line is in the log */
     bool sent_before;           /* the journal says this mail reached it already */
     bool rate_taken;            /* holds one per-number storm-limit event */
     long suppressed;            /* taken from the state, re-added on failure */
@@ -83,15 +85,21 @@ static void build_request(const m2s_config *cfg, const m2s_message *msg,
 
 /* -------------------------------------------------------- journal */
 
+static void log_job(job *j);
+
+/* A number's final answer: into the journal, then into the log, at once,
+ * so that a run cut short still remembers and tells who got it. */
 static void on_done(m2s_http_req *req, void *user)
 {
     batch_ctx *ctx = user;
     job *j = job_of(req);
-    if (m2s_bird_sent(ctx->bird, req, j->t->number, &j->id, &j->st) != M2S_OK || !ctx->state)
-        return;
-    if (m2s_state_mark_sent(ctx->state, ctx->key, j->t->number, j->id) != 0)
-        m2s_log(LOG_ERR, "number=%s: sent, but the journal could not record it", j->t->number);
-    j->claimed = false;
+    if (m2s_bird_sent(ctx->bird, req, j->t->number, &j->id, &j->st) == M2S_OK && ctx->state) {
+        if (m2s_state_mark_sent(ctx->state, ctx->key, j->t->number, j->id) != 0)
+            m2s_log(LOG_ERR, "number=%s: sent, but the journal could not record it",
+                    j->t->number);
+        j->claimed = false;
+    }
+    log_job(j);
 }
 
 /* --------------------------------------------------------- limits */
@@ -141,8 +149,9 @@ static m2s_class sender_limit(const m2s_config *cfg, m2s_state *st, const char *
 
 /* ---------------------------------------------------------- result */
 
-static void log_job(const job *j)
+static void log_job(job *j)
 {
+    j->logged = true;
     const m2s_outcome_row *row = m2s_outcome(j->st.cls);
     if (j->st.cls == M2S_OK && j->sent_before)
         m2s_log(LOG_INFO, "to=<%s>, number=%s, status=sent (already sent for this mail)",
@@ -351,7 +360,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
             for (long k = 0; k < j->suppressed; k++)
                 m2s_state_suppressed_add(state, j->t->number);
         }
-        log_job(j);
+        if (!j->logged)
+            log_job(j);
     }
     /* Recipients that gave no number at all. */
     for (size_t i = 0; i < routes->n_fail; i++) {
