@@ -15,7 +15,7 @@
 void m2s_version_print(FILE *out)
 {
     const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-    fprintf(out, "mail2sms %s\n", PACKAGE_VERSION);
+    fprintf(out, "mail2sms %s (%s License)\n", PACKAGE_VERSION, PACKAGE_LICENSE);
     fprintf(out, "GMime %u.%u.%u, libcurl %s (%s), json-c %s, libconfig %d.%d.%d, "
             "libxml2 %s, SQLite %s\n",
             gmime_major_version, gmime_minor_version, gmime_micro_version,

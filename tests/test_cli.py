@@ -82,6 +82,7 @@ def _():
     eq(r.rc, 0, "exit code (%r)" % r)
     check("mail2sms" in r.out, "name missing: %r" % r.out)
     check(re.search(r"\d+\.\d+", r.out), "no version number: %r" % r.out)
+    check("(MIT License)" in r.out.splitlines()[0], "no license: %r" % r.out)
 
 
 @case("input that never ends: 75 4.4.7 at the deadline, never Postfix's time limit")

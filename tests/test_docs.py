@@ -611,5 +611,41 @@ def guide_files_exist():
             check("sudo" not in f.read(), "%s says sudo; the documents use runuser" % page)
 
 
+def hacking_layers():
+    """{module: layer} from the Layers table of docs/HACKING.md."""
+    with open(os.path.join(SRCDIR, "docs", "HACKING.md"), encoding="utf-8") as f:
+        text = f.read()
+    part = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    layers = {}
+    for m in re.finditer(r"^\| (\d+) \| ([a-z, ]+) \|$", part, re.M):
+        for mod in m.group(2).split(","):
+            layers[mod.strip()] = int(m.group(1))
+    return layers
+
+
+@case("src/: every #include points to a lower layer of docs/HACKING.md; every module has one")
+def layers_point_down():
+    layers = hacking_layers()
+    check(len(layers) > 10, "no Layers table in docs/HACKING.md: %r" % layers)
+    src = os.path.join(SRCDIR, "src")
+    modules = sorted(set(os.path.splitext(n)[0] for n in os.listdir(src)
+                         if n.endswith((".c", ".h"))))
+    eq([m for m in modules if m not in layers], [], "modules without a layer")
+    eq([m for m in layers if m not in modules], [], "layers naming no module")
+    wrong = []
+    for name in sorted(os.listdir(src)):
+        if not name.endswith((".c", ".h")):
+            continue
+        mod = os.path.splitext(name)[0]
+        with open(os.path.join(src, name), encoding="utf-8") as f:
+            for inc in re.findall(r'^#include "([a-z_]+)\.h"', f.read(), re.M):
+                if inc == mod or inc == "build-config" or inc not in layers:
+                    continue
+                if layers[inc] >= layers.get(mod, -1):
+                    wrong.append("%s includes %s.h (layer %d, not below %d)"
+                                 % (name, inc, layers[inc], layers[mod]))
+    eq(wrong, [], "includes that do not point down")
+
+
 if __name__ == "__main__":
     main()
