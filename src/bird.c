@@ -9,6 +9,7 @@
  */
 #include "build-config.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -81,14 +82,28 @@ static const char *plural(int n)
     return n == 1 ? "" : "s";
 }
 
-/* "<what>: <error>[, the request may have arrived] (N attempts)". */
-static m2s_class network_failure(const m2s_http_req *r, const char *what, m2s_status *st)
+/* The class of an answer to call. A transport error is a network failure,
+ * set in st here as "<what>: <error>[, the request may have arrived] (N
+ * attempts)", what formatted from fmt. */
+static m2s_class classify(m2s_bird_call call, const m2s_http_req *r, m2s_status *st,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static m2s_class classify(m2s_bird_call call, const m2s_http_req *r, m2s_status *st,
+                          const char *fmt, ...)
 {
+    if (r->err == M2S_HTTP_OK)
+        return answer_class(call, r->status);
+    va_list ap;
+    va_start(ap, fmt);
+    char *what = xvasprintf(fmt, ap);
+    va_end(ap);
     int e = (int)r->err >= 0 && r->err < M2S_HTTP_ERR_COUNT ? (int)r->err : M2S_HTTP_OTHER;
-    return m2s_status_set(st, M2S_E_NETWORK, net_dsn[e], "%s: %s%s (%d attempt%s)", what,
-                          r->err_text ? r->err_text : "network error",
-                          r->maybe_sent ? ", the request may have arrived" : "",
-                          r->attempts, plural(r->attempts));
+    m2s_status_set(st, M2S_E_NETWORK, net_dsn[e], "%s: %s%s (%d attempt%s)", what,
+                   r->err_text ? r->err_text : "network error",
+                   r->maybe_sent ? ", the request may have arrived" : "",
+                   r->attempts, plural(r->attempts));
+    free(what);
+    return M2S_E_NETWORK;
 }
 
 /* ------------------------------------------------------------ client */
@@ -174,14 +189,10 @@ m2s_class m2s_bird_sent(const m2s_bird *b, const m2s_http_req *r, const char *nu
                         char **id, m2s_status *st)
 {
     *id = NULL;
-    if (r->err != M2S_HTTP_OK) {
-        char *what = xasprintf("Bird API unreachable for %s", number);
-        network_failure(r, what, st);
-        free(what);
-        return st->cls;
-    }
+    m2s_class cls = classify(M2S_BIRD_SEND, r, st, "Bird API unreachable for %s", number);
     long code = r->status;
-    m2s_class cls = answer_class(M2S_BIRD_SEND, code);
+    if (r->err != M2S_HTTP_OK)
+        return cls;
     if (cls == M2S_OK) {
         char *status = NULL;
         if (m2s_payload_parse_accepted(r->resp, r->resp_len, id, &status) != 0) {
@@ -220,14 +231,11 @@ m2s_class m2s_bird_sent(const m2s_bird *b, const m2s_http_req *r, const char *nu
 m2s_class m2s_bird_presigned(const m2s_bird *b, const m2s_http_req *r, const char *name,
                              const char *type, m2s_presign *p, m2s_status *st)
 {
-    if (r->err != M2S_HTTP_OK) {
-        char *what = xasprintf("Bird media upload request of \"%s\" failed", name);
-        network_failure(r, what, st);
-        free(what);
-        return st->cls;
-    }
+    m2s_class cls = classify(M2S_BIRD_PRESIGN, r, st,
+                             "Bird media upload request of \"%s\" failed", name);
     long code = r->status;
-    m2s_class cls = answer_class(M2S_BIRD_PRESIGN, code);
+    if (r->err != M2S_HTTP_OK)
+        return cls;
     if (cls == M2S_OK) {
         if (m2s_payload_parse_presign(r->resp, r->resp_len, p) == 0)
             return M2S_OK;
@@ -263,14 +271,10 @@ m2s_class m2s_bird_presigned(const m2s_bird *b, const m2s_http_req *r, const cha
 m2s_class m2s_bird_uploaded(const m2s_http_req *r, const char *name, size_t len,
                             m2s_status *st)
 {
-    if (r->err != M2S_HTTP_OK) {
-        char *what = xasprintf("media upload of \"%s\" failed", name);
-        network_failure(r, what, st);
-        free(what);
-        return st->cls;
-    }
+    m2s_class cls = classify(M2S_BIRD_UPLOAD, r, st, "media upload of \"%s\" failed", name);
     long code = r->status;
-    m2s_class cls = answer_class(M2S_BIRD_UPLOAD, code);
+    if (r->err != M2S_HTTP_OK)
+        return cls;
     /* S3 says "too large" in its XML error, whatever the status. */
     if (cls != M2S_OK && r->resp && strstr(r->resp, "<Code>EntityTooLarge</Code>"))
         cls = M2S_E_CONTENT;
