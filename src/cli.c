@@ -1,5 +1,5 @@
-/* cli.c - the command line of mail2sms(8). Every mistake here defers
- * (the caller exits 75 with 4.3.5): a typo in master.cf must never bounce. */
+/* cli.c - the command line of mail2sms(8). A mistake here defers the
+ * mail as a usage error: a typo in master.cf must never bounce. */
 #include "build-config.h"
 
 #include <getopt.h>

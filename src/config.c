@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "rules.h"
 
 typedef enum {
@@ -924,6 +925,15 @@ static const char *const w_long[] = { "truncate", "reject" };
 static const char *const w_store[] = { "bird", "directory" };
 static const char *const w_non_mms[] = { "links", "drop" };
 static const char *const w_exceed[] = { "defer", "drop" };
+
+void m2s_config_failed(const char *path, const m2s_strv *problems, m2s_status *st)
+{
+    for (size_t i = 0; i < problems->n; i++)
+        m2s_log(LOG_ERR, "configuration: %s", problems->v[i]);
+    m2s_status_set(st, M2S_E_CONFIG, NULL, "mail2sms configuration error: %s%s",
+                   problems->n ? problems->v[0] : path,
+                   problems->n > 1 ? " (and more: run mail2sms --check-config)" : "");
+}
 
 void m2s_config_summary(const m2s_config *cfg, const char *endpoint, FILE *out)
 {

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "outcome.h"
 #include "util.h"
 
 typedef enum { M2S_TOO_LONG_TRUNCATE, M2S_TOO_LONG_REJECT } m2s_on_too_long;
@@ -129,6 +130,10 @@ m2s_config *m2s_config_load_string(const char *text, const char *name,
                                    m2s_strv *problems);
 
 void m2s_config_free(m2s_config *cfg);
+
+/* A configuration that did not load: each problem logged, and the status
+ * it gives a mail (deferred, naming the first problem) set in st. */
+void m2s_config_failed(const char *path, const m2s_strv *problems, m2s_status *st);
 
 /* Print the --check-config summary (endpoint, as the caller names it;
  * channel, aliases, limits). Never prints the access key or the sender

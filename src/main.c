@@ -33,16 +33,6 @@ static void on_deadline(int sig)
     m2s_outcome_exit_now(M2S_LAST_DEADLINE);
 }
 
-/* The configuration's problems, logged, and the status they give. */
-static void config_failed(const char *path, const m2s_strv *problems, m2s_status *st)
-{
-    for (size_t i = 0; i < problems->n; i++)
-        m2s_log(LOG_ERR, "configuration: %s", problems->v[i]);
-    m2s_status_set(st, M2S_E_CONFIG, NULL, "mail2sms configuration error: %s%s",
-                   problems->n ? problems->v[0] : path,
-                   problems->n > 1 ? " (and more: run mail2sms --check-config)" : "");
-}
-
 int main(int argc, char **argv)
 {
     m2s_cli cli = { 0 };
@@ -86,7 +76,7 @@ int main(int argc, char **argv)
                                (size_t)cli.n_recipients };
     const char *path = cli.config_path ? cli.config_path : m2s_config_default_path();
     if (!(cfg = m2s_config_load(path, &problems))) {
-        config_failed(path, &problems, &st);
+        m2s_config_failed(path, &problems, &st);
         goto report;
     }
     /* A dry run writes nothing, not even a log file it might create. */

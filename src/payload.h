@@ -33,7 +33,7 @@ typedef struct m2s_payload_in {
 /* The request body of "Send a message". */
 char *m2s_payload_message(const m2s_payload_in *in);
 
-/* The request body of a presigned-upload request: {"contentType": ...}. */
+/* The request body of a presigned upload request: {"contentType": ...}. */
 char *m2s_payload_presign(const char *content_type);
 
 /* One dry-run line: {"method":...,"url":...,"body":<body_json>} (no newline).
@@ -52,7 +52,7 @@ int m2s_payload_parse_accepted(const char *body, size_t len, char **id,
  * not Bird-shaped. */
 char *m2s_payload_error_text(const char *body, size_t len);
 
-/* Reply of presigned-upload. */
+/* The answer to a presigned upload request. */
 typedef struct m2s_presign {
     char *media_url;
     char *upload_url;

@@ -14,7 +14,7 @@
 typedef struct m2s_state m2s_state;
 
 /* Open (and create) dir/state.sqlite. NULL with *why (new string) on
- * failure: the caller defers with 4.3.0. */
+ * failure: the caller defers (M2S_E_STATE). */
 m2s_state *m2s_state_open(const char *dir, char **why);
 void m2s_state_close(m2s_state *st);
 
