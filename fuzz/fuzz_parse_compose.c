@@ -88,65 +88,6 @@ out:
     m2s_status_clear(&st);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    m2s_mail_init();
-    return 0;
-}
-
-/* The text and request for one number, as deliver.c builds them. */
-static void one_number(const m2s_config *cfg, const m2s_message *msg,
-                       const m2s_media_set *media, const char *number,
-                       const char *prefix)
-{
-    bool mms = media->n > 0 && m2s_media_mms_for(cfg, number);
-    char *note = m2s_media_note(cfg, media, mms);
-    char *text = NULL, *why = NULL, *body = NULL, *line = NULL;
-    m2s_media_ref *refs = NULL;
-    m2s_sms_count count;
-    bool truncated = false;
-
-    m2s_class c = m2s_compose_text(cfg, msg, NULL, prefix, note, &text, &count,
-                                   &truncated, &why);
-    if (c != M2S_OK)
-        goto out;
-    m2s_payload_in in = {
-        .number = number,
-        .text = text,
-        .subject = msg->subject,
-        .reference = msg->reference,
-        .tags = &msg->tags,
-        .validity = msg->validity,
-        .scheduled_for = msg->scheduled_for,
-    };
-    if (mms) {
-        refs = calloc(media->n, sizeof *refs);
-        if (!refs)
-            goto out;
-        for (size_t i = 0; i < media->n; i++) {
-            refs[i].url = "https://dry-run.invalid/1/file";
-            refs[i].content_type = media->items[i].att->content_type;
-            refs[i].filename = media->items[i].att->filename;
-        }
-        in.media = refs;
-        in.n_media = media->n;
-        in.all_images = media->all_images;
-    }
-    body = m2s_payload_message(&in);
-    line = m2s_payload_dry_run_line("POST", "https://api.bird.com/x", body);
-out:
-    free(line);
-    free(body);
-    free(refs);
-    free(why);
-    free(text);
-    free(note);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     m2s_mail_limits limits = { 20, 500 };

@@ -49,6 +49,7 @@ cat > "$work/build-config.h" <<EOT
 #define PACKAGE "mail2sms"
 #define PACKAGE_NAME "mail2sms"
 #define PACKAGE_VERSION "${version:-0}"
+#define PACKAGE_LICENSE "MIT"
 #define PACKAGE_STRING "mail2sms ${version:-0}"
 #define VERSION "${version:-0}"
 EOT

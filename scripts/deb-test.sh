@@ -121,7 +121,7 @@ fi
 check "mail2sms is /usr/bin/mail2sms" test "$(command -v mail2sms)" = /usr/bin/mail2sms
 v=$(mail2sms --version 2>&1 | head -n 1)
 echo "mail2sms --version: $v"
-check "mail2sms --version says $version" test "$v" = "mail2sms $version"
+check "mail2sms --version says $version" test "${v%% (*}" = "mail2sms $version"
 check "mail2sms --help names /etc/mail2sms/mail2sms.conf" sh -c \
     "mail2sms --help | grep -q 'default /etc/mail2sms/mail2sms.conf'"
 echo "id mail2sms: $(id mail2sms 2>&1)"
