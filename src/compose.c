@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "compose.h"
+#include "condense.h"
 #include "html.h"
 #include "rules.h"
 
@@ -262,6 +263,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     free(tidied);
     free(body);
     drop_repeated_subject(msg);
+    m2s_condense_message(cfg, mail, msg);
     msg->from_addr = xstrdup(mail->from_addr ? mail->from_addr : "");
     msg->from_name = xstrdup(mail->from_name ? mail->from_name : "");
 
@@ -456,5 +458,7 @@ void m2s_message_free(m2s_message *msg)
     free(msg->key);
     m2s_strv_free(&msg->tags);
     free(msg->scheduled_for);
+    free(msg->alt_subject);
+    free(msg->alt_body);
     free(msg);
 }

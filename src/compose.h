@@ -23,6 +23,8 @@ typedef struct m2s_message {
     m2s_strv tags;
     long validity;          /* 0 = unset */
     char *scheduled_for;    /* RFC 3339 or NULL */
+    char *alt_subject;      /* with the other message.condense setting, for */
+    char *alt_body;         /* aliases that choose it (condense.h); NULL if none does */
 } m2s_message;
 
 /* Build the message. raw/raw_len is the mail as read (for the hash key).

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "deliver.h"
+#include "condense.h"
 #include "log.h"
 #include "payload.h"
 
@@ -62,6 +63,8 @@ static void build_request(const m2s_config *cfg, const m2s_message *msg,
                           const m2s_media_set *media, job *j)
 {
     const m2s_alias *alias = j->t->alias;
+    m2s_message view;
+    msg = m2s_condense_for(cfg, msg, alias, &view);
     const m2s_template *tmpl = alias && alias->tmpl ? alias->tmpl : cfg->tmpl;
     const char *fmt = alias && alias->format ? alias->format : NULL;
     bool has_media = media && media->n > 0;
