@@ -788,6 +788,20 @@ bool m2s_condense_pictographs(const m2s_config *cfg, char **subject, char **body
 
 /* ------------------------------------------------------------ public */
 
+/* Does the text sent show the subject? message.format, or with a
+ * template, any of its parameters. (An alias's own format is not asked:
+ * the lines are condensed once for all numbers.) */
+static bool subject_shown(const m2s_config *cfg)
+{
+    if (cfg->tmpl) {
+        for (size_t i = 0; i < cfg->tmpl->param_values.n; i++)
+            if (strstr(cfg->tmpl->param_values.v[i], "{subject}"))
+                return true;
+        return false;
+    }
+    return strstr(cfg->format, "{subject}") != NULL;
+}
+
 void m2s_condense_text(const m2s_config *cfg, const m2s_mail *mail, char **subject,
                        char **body, m2s_condense_info *info)
 {
@@ -817,7 +831,7 @@ void m2s_condense_text(const m2s_config *cfg, const m2s_mail *mail, char **subje
     head = w.prof ? headline(&w) : xstrdup("");
     if (*head)
         note(&w, "profile", "headline", head);
-    said_once(&w, *head ? head : NULL, strstr(cfg->format, "{subject}") != NULL);
+    said_once(&w, *head ? head : NULL, subject_shown(cfg));
     boilerplate(&w);
     new_subject = xstrdup(*head ? head : *subject);
     new_body = assemble(&w, new_subject);

@@ -51,6 +51,11 @@ static const m2s_boilerplate boilerplate[] = {
     { "mdadm", "mdadm", "^running on [^ ]+$" },
     { "mdadm", NULL, "^faithfully yours, etc\\.?$" },
     { "mdadm", NULL, "^p\\.s\\. the /proc/mdstat file currently contains the following:?$" },
+    { "mdadm", "mdadm", "^(personalities : |unused devices: <none>$)" },
+    /* apcupsd: the apcaccess lines that never change (identity, settings) */
+    { "apcupsd", "apcupsd", "^(APC|VERSION|CABLE|DRIVER|UPSMODE|STARTTIME|SERIALNO|FIRMWARE|BATTDATE|"
+      "NOMINV|NOMBATTV|NOMPOWER|SENSE|ALARMDEL|STATFLAG|MBATTCHG|MINTIMEL|MAXTIME|LOTRANS|HITRANS|"
+      "END APC|DATE|NUMXFERS|CUMONBATT|XOFFBATT|SELFTEST|STESTI) *:" },
     /* fail2ban action.d/sendmail-*.conf, mail-whois.conf */
     { "fail2ban", "fail2ban", "^hi,?$" },
     { "fail2ban", "fail2ban", "^(regards|fail2ban),?$" },
@@ -155,6 +160,7 @@ static const m2s_profile profiles[] = {
             { "^severity = (.+)$", "s", 0 },
             { "^summary: .+$", "x", 0 },
             { "^value: .+$", "x", 0 },
+            { "^description: .+$", "x", 0 },
         },
         .headline = "{%k }{%o}{ [%s]}",
         .recovery = "^RESOLVED$",
