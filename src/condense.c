@@ -88,6 +88,7 @@ typedef struct wline {
     char *text;
     line_role role;
     int field;                  /* a headline field this line gave, or -1 */
+    size_t rank;                /* a fact's place: its pattern's in the profile */
     char *value;                /* that field's value (owned) */
 } wline;
 
@@ -184,6 +185,18 @@ static const char *key_value(const char *s, char *key, size_t keysz)
     while (*v == ' ')
         v++;
     return *v ? v : NULL;
+}
+
+/* s lower-cased with only its letters and digits (ASCII) and every
+ * other byte: "UPS: ups1 on battery" and "UPS ups1 on battery" are one. */
+static char *letters(const char *s)
+{
+    char *r = xstrdup(s), *o = r;
+    for (const char *p = s; *p; p++)
+        if (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)
+            *o++ = (char)tolower((unsigned char)*p);
+    *o = '\0';
+    return r;
 }
 
 /* The subject without its decoration: a leading "Subject:", "RE:",
@@ -331,7 +344,13 @@ static void recognise(work *w)
                 continue;
             if (strcmp(pl->groups, "x") == 0) {
                 size_t at = i;
-                if (pl->value_next) {
+                if (pl->value_next == 2 && i + 1 < w->n && facts < MAX_FACTS) {
+                    w->lines[i].role = FACT;        /* "X acknowledged ...", then its message */
+                    w->lines[i].rank = l;
+                    facts++;
+                    note(w, "profile", "output first", w->lines[i].text);
+                    at = i + 1;
+                } else if (pl->value_next) {
                     if (i + 1 >= w->n)
                         break;
                     drop(w, i, "profile", "label of the output");
@@ -339,6 +358,7 @@ static void recognise(work *w)
                 }
                 if (facts < MAX_FACTS && w->lines[at].role != DROPPED) {
                     w->lines[at].role = FACT;
+                    w->lines[at].rank = l;
                     facts++;
                     note(w, "profile", "output first", w->lines[at].text);
                     if (!w->field[x])
@@ -429,9 +449,13 @@ static void said_once(work *w, const char *head, bool subject_shown)
         if (!subject_shown)
             continue;
         char *lp = undecorated(l->text);
-        bool same = strcasecmp(lp, plain) == 0 || strcasecmp(l->text, w->subject) == 0 ||
+        char *la = letters(lp), *sa = letters(plain);
+        bool same = (*la && strcmp(la, sa) == 0) || strcasecmp(lp, plain) == 0 ||
+                    strcasecmp(l->text, w->subject) == 0 ||
                     (strlen(lp) >= INSIDE_MIN && (strcasestr(w->subject, lp) ||
                                                   (head && strcasestr(head, lp))));
+        free(la);
+        free(sa);
         free(lp);
         if (same) {
             drop(w, i, "once", "the subject says");
@@ -547,17 +571,21 @@ static void boilerplate(work *w)
 
 /* ------------------------------------------------------------ room */
 
+/* The lines of one role joined; facts in the order of the profile's
+ * patterns (the one that says most first), then of the mail. */
 static char *join(const work *w, line_role role)
 {
     m2s_buf b;
     m2s_buf_init(&b);
     m2s_buf_adds(&b, "");
-    for (size_t i = 0; i < w->n; i++) {
-        if (w->lines[i].role != role)
-            continue;
-        if (b.len)
-            m2s_buf_addc(&b, '\n');
-        m2s_buf_adds(&b, w->lines[i].text);
+    for (size_t r = 0; r < (role == FACT ? M2S_PROFILE_MAX_LINES : 1); r++) {
+        for (size_t i = 0; i < w->n; i++) {
+            if (w->lines[i].role != role || (role == FACT && w->lines[i].rank != r))
+                continue;
+            if (b.len)
+                m2s_buf_addc(&b, '\n');
+            m2s_buf_adds(&b, w->lines[i].text);
+        }
     }
     return m2s_buf_steal(&b);
 }
@@ -615,6 +643,8 @@ static char *assemble(work *w, const char *subject)
         count_as_sent(w, subject, b.data, &c);
         budget = c.parts < 1 ? 1 : c.parts;
     }
+    bool full = false;
+    size_t last = (size_t)-1;      /* the last line of the rest kept */
     for (size_t i = 0; i < w->n; i++) {
         wline *l = &w->lines[i];
         if (l->role != KEEP)
@@ -631,10 +661,27 @@ static char *assemble(work *w, const char *subject)
             continue;
         m2s_sms_count c;
         count_as_sent(w, subject, b.data, &c);
-        if (c.parts > budget) {
+        if (full || c.parts > budget) {
+            /* the first line that does not fit ends the text: what
+             * follows it is read in its light (a label, its list) */
             b.len = mark;
             b.data[mark] = '\0';
             drop(w, i, "room", "past the parts the facts need");
+            full = true;
+        } else {
+            last = i;
+        }
+    }
+    /* a label whose value did not fit says nothing ("Packages:") */
+    if (w->prof && last != (size_t)-1 && full) {
+        const char *t = w->lines[last].text;
+        size_t tl = strlen(t);
+        if (tl && t[tl - 1] == ':' && b.len >= tl) {
+            b.len -= tl;
+            while (b.len && b.data[b.len - 1] == '\n')
+                b.len--;
+            b.data[b.len] = '\0';
+            drop(w, last, "room", "a label without its value");
         }
     }
     free(first);

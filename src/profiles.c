@@ -21,7 +21,7 @@ static const m2s_boilerplate boilerplate[] = {
     { "alertmanager", NULL, "^sent by alertmanager" },
     { "alertmanager", "alertmanager", "^[0-9]+ alerts? for " },
     { "alertmanager", "alertmanager", "^\\[[0-9]+\\] (firing|resolved)$" },
-    { "alertmanager", "alertmanager", "^(labels|annotations|source)$" },
+    { "alertmanager", "alertmanager", "^(labels|annotations|source)( \\(https?://[^ ]*\\))?$" },
     /* Grafana ng_alert_notification.html */
     { "grafana", NULL, "^sent by grafana( v[0-9.]+)?" },
     { "grafana", NULL, "grafana labs" },
@@ -32,7 +32,7 @@ static const m2s_boilerplate boilerplate[] = {
     /* Checkmk: the HTML mail's footer */
     { "checkmk", NULL, "^this notification was sent by checkmk" },
     /* LibreNMS default template */
-    { "librenms", "librenms", "^alert sent to:?$" },
+    { "librenms", "librenms", "^(alert sent to|faults):?$" },
     { "librenms", "librenms", "^[^<>]* ?<[^<> @]+@[^<> ]+>$" },
     /* Monit: the default mail-format's sign-off */
     { "monit", NULL, "^your faithful employee,?$" },
@@ -128,6 +128,7 @@ static const m2s_profile profiles[] = {
             { "^severity: (.+)$", "s", 0 },
             { "^operational data: (.+)$", "x", 0 },
             { "^problem duration: (.+)$", "x", 0 },
+            { "^.+ (acknowledged|commented|changed severity of|closed|suppressed) problem at ", "x", 2 },
             { "^current problem status is ", "x", 0 },
         },
         .headline = "{%k }{[%s] }{%h: }{%o}",
@@ -256,7 +257,9 @@ static const m2s_profile profiles[] = {
             { "^(UPS|NUT)[: ]+([^ ]+) (on battery|on line power|battery is low|.+)$", "-hs", NULL, NULL },
         },
         .lines = {
-            { "^UPS [^ ]+ (on battery|on line power|battery is low|forced shutdown in progress|battery needs to be replaced|is unavailable|.+)$", "x", 0 },
+            { "^battery\\.charge: ", "x", 0 },
+            { "^battery\\.runtime: ", "x", 0 },
+            { "^ups\\.status: ", "x", 0 },
         },
         .headline = "{%s }{%h}",
         .recovery = "^on line power$",
@@ -268,7 +271,9 @@ static const m2s_profile profiles[] = {
             { "^Cron <([^@>]+)@([^>]+)> (.+)$", "-ho", NULL, NULL },
         },
         .lines = {
-            { "(error|failed|fatal|denied|cannot|unable|not found|exit code)", "x", 0 },
+            { "(exit code|exit status|returned [0-9]+)", "x", 0 },
+            { "(failed|failure)", "x", 0 },
+            { "(error|fatal|denied|cannot|unable|not found)", "x", 0 },
         },
         .headline = "cron {%h}{: %o}",
     },
@@ -295,7 +300,6 @@ static const m2s_profile profiles[] = {
         },
         .lines = {
             { "^unattended upgrade result: .+$", "x", 0 },
-            { "^warning: a reboot is required", "x", 0 },
         },
         .headline = "{%s }{%h}{ %k}",
     },

@@ -43,7 +43,8 @@ typedef struct m2s_profile_subject {
 typedef struct m2s_profile_line {
     const char *re;
     const char *groups;     /* as above; "x" with no group: the whole line */
-    int value_next;         /* 1: the value is the next line ("Additional Info:") */
+    int value_next;         /* 1: the value is the next line ("Additional Info:"), which
+                             * is kept instead; 2: the next line is kept as well */
 } m2s_profile_line;
 
 #define M2S_PROFILE_MAX_SUBJECTS 4
