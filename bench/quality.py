@@ -177,7 +177,7 @@ def main():
                      "LONGER" if longer else ""))
 
     head = ("mail", "before parts/chars", "after parts/chars", "after enc", "facts first before",
-            "after S O V", "")
+            "after S O V", "longer")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
     print("| " + " | ".join("-" * w for w in widths) + " |")

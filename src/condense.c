@@ -88,7 +88,7 @@ typedef struct wline {
     char *text;
     line_role role;
     int field;                  /* a headline field this line gave, or -1 */
-    size_t rank;                /* a fact's place: its pattern's in the profile */
+    size_t rank;                /* a fact's or first line's place: its pattern's */
     char *value;                /* that field's value (owned) */
 } wline;
 
@@ -139,6 +139,7 @@ static void split_lines(work *w, const char *body)
         w->lines[w->n].text = xstrndup(p, n);
         w->lines[w->n].role = KEEP;
         w->lines[w->n].field = -1;
+        w->lines[w->n].rank = 0;
         w->lines[w->n].value = NULL;
         w->n++;
         p += n;
@@ -246,6 +247,7 @@ static void admin_rules(work *w)
             for (size_t k = 0; k < rule->first.n; k++)
                 if (admin_match(rule->first.v[k], w->lines[i].text)) {
                     w->lines[i].role = FIRST;
+                    w->lines[i].rank = k;
                     note(w, tag, "moved first", w->lines[i].text);
                     break;
                 }
@@ -571,16 +573,21 @@ static void boilerplate(work *w)
 
 /* ------------------------------------------------------------ room */
 
-/* The lines of one role joined; facts in the order of the profile's
- * patterns (the one that says most first), then of the mail. */
+/* The lines of one role joined; facts and first lines in the order of
+ * the patterns that chose them (the one that says most first), then of
+ * the mail. */
 static char *join(const work *w, line_role role)
 {
     m2s_buf b;
     m2s_buf_init(&b);
     m2s_buf_adds(&b, "");
-    for (size_t r = 0; r < (role == FACT ? M2S_PROFILE_MAX_LINES : 1); r++) {
+    size_t ranks = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->lines[i].role == role && w->lines[i].rank + 1 > ranks)
+            ranks = w->lines[i].rank + 1;
+    for (size_t r = 0; r < ranks; r++) {
         for (size_t i = 0; i < w->n; i++) {
-            if (w->lines[i].role != role || (role == FACT && w->lines[i].rank != r))
+            if (w->lines[i].role != role || w->lines[i].rank != r)
                 continue;
             if (b.len)
                 m2s_buf_addc(&b, '\n');
