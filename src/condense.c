@@ -660,6 +660,10 @@ static char *assemble(work *w, const char *subject)
             drop(w, i, "room", "a recovery says only the facts");
             continue;
         }
+        if (full) {
+            drop(w, i, "room", "past the parts the facts need");
+            continue;
+        }
         size_t mark = b.len;
         if (b.len)
             m2s_buf_addc(&b, '\n');
@@ -668,7 +672,7 @@ static char *assemble(work *w, const char *subject)
             continue;
         m2s_sms_count c;
         count_as_sent(w, subject, b.data, &c);
-        if (full || c.parts > budget) {
+        if (c.parts > budget) {
             /* the first line that does not fit ends the text: what
              * follows it is read in its light (a label, its list) */
             b.len = mark;
