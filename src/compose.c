@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "compose.h"
+#include "condense.h"
 #include "html.h"
+#include "log.h"
 #include "rules.h"
 
 #define BODY_WORK_BYTES (32 * 1024)
@@ -262,6 +264,7 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
     free(tidied);
     free(body);
     drop_repeated_subject(msg);
+    m2s_compose_condense(cfg, mail, msg);
     msg->from_addr = xstrdup(mail->from_addr ? mail->from_addr : "");
     msg->from_name = xstrdup(mail->from_name ? mail->from_name : "");
 
@@ -291,75 +294,10 @@ m2s_class m2s_compose(const m2s_config *cfg, const m2s_mail *mail,
 
 /* ---------------------------------------------------------- format */
 
-/* A literal between placeholders that only separates them (": ", " - ",
- * "\n"): dropped next to a placeholder that came out empty. */
-static bool only_separator(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strchr(":-|,; \t\n", s[i]))
-            return false;
-    return true;
-}
-
 char *m2s_compose_expand(const char *fmt, const m2s_message *msg)
 {
-    static const struct { const char *name; size_t off; } ph[] = {
-        { "{subject}",   offsetof(m2s_message, subject) },
-        { "{body}",      offsetof(m2s_message, body) },
-        { "{from}",      offsetof(m2s_message, from_addr) },
-        { "{from_name}", offsetof(m2s_message, from_name) },
-    };
-    /* Split the format into literals and values, in order; even entries
-     * are literals ("\n" in the configuration is a line break). */
-    m2s_strv seg = { 0 };
-    m2s_buf lit;
-    m2s_buf_init(&lit);
-    for (const char *p = fmt;;) {
-        bool done = false;
-        for (size_t i = 0; *p == '{' && i < sizeof ph / sizeof ph[0]; i++) {
-            size_t n = strlen(ph[i].name);
-            if (strncmp(p, ph[i].name, n) == 0) {
-                const char *v = *(char *const *)((const char *)msg + ph[i].off);
-                m2s_strv_take(&seg, m2s_buf_steal(&lit));
-                m2s_strv_add(&seg, v ? v : "");
-                p += n;
-                done = true;
-                break;
-            }
-        }
-        if (done)
-            continue;
-        if (!*p)
-            break;
-        if (p[0] == '\\' && p[1] == 'n') {
-            m2s_buf_addc(&lit, '\n');
-            p += 2;
-        } else {
-            m2s_buf_addc(&lit, *p++);
-        }
-    }
-    m2s_strv_take(&seg, m2s_buf_steal(&lit));
-    /* An empty value takes its separator with it: the one after it, or,
-     * for the last value, the one before it ("{subject}: {body}" with no
-     * subject is the body alone, with no body the subject alone). */
-    for (size_t i = 1; i < seg.n; i += 2) {
-        if (*seg.v[i])
-            continue;
-        char **after = &seg.v[i + 1], **before = &seg.v[i - 1];
-        if (i + 2 < seg.n && only_separator(*after, strlen(*after)))
-            **after = '\0';
-        else if (i >= 2 && only_separator(*before, strlen(*before)))
-            **before = '\0';
-        else if (i + 2 >= seg.n && only_separator(*after, strlen(*after)))
-            **after = '\0';
-    }
-    m2s_buf b;
-    m2s_buf_init(&b);
-    m2s_buf_adds(&b, "");
-    for (size_t i = 0; i < seg.n; i++)
-        m2s_buf_adds(&b, seg.v[i]);
-    m2s_strv_free(&seg);
-    return m2s_buf_steal(&b);
+    m2s_text_fields f = { msg->subject, msg->body, msg->from_addr, msg->from_name };
+    return m2s_text_expand(fmt, &f);
 }
 
 /* s with GSM-7 stand-ins for curly quotes, dashes and the like, when
@@ -443,6 +381,58 @@ out:
     return cls;
 }
 
+/* ------------------------------------------------------- condensing */
+
+void m2s_compose_condense(const m2s_config *cfg, const m2s_mail *mail, m2s_message *msg)
+{
+    bool other = false;
+    for (size_t i = 0; i < cfg->n_aliases; i++)
+        if (cfg->aliases[i].condense >= 0 && (cfg->aliases[i].condense != 0) != cfg->condense)
+            other = true;
+    if (!cfg->condense && !other)
+        return;
+    char *s = xstrdup(msg->subject), *b = xstrdup(msg->body);
+    m2s_condense_info info = { 0 };
+    m2s_condense_text(cfg, mail, &s, &b, &info);
+    for (size_t i = 0; i < info.log.n; i++)
+        m2s_debug("condense: %s", info.log.v[i]);
+    m2s_condense_info_free(&info);
+    if (cfg->condense) {
+        /* the message is the condensed text; the other, as it came */
+        if (other) {
+            msg->alt_subject = msg->subject;
+            msg->alt_body = msg->body;
+        } else {
+            free(msg->subject);
+            free(msg->body);
+        }
+        msg->subject = s;
+        msg->body = b;
+    } else if (other) {
+        msg->alt_subject = s;
+        msg->alt_body = b;
+    } else {
+        free(s);
+        free(b);
+    }
+}
+
+const m2s_message *m2s_compose_for_alias(const m2s_config *cfg, const m2s_message *msg,
+                                         const m2s_alias *alias, m2s_message *view)
+{
+    if (!alias || alias->condense < 0 || (alias->condense != 0) == cfg->condense ||
+        !msg->alt_subject || !msg->alt_body)
+        return msg;
+    /* alt holds the text of the setting message.condense does not have:
+     * an alias that asks for it gets it */
+    *view = *msg;
+    view->subject = msg->alt_subject;
+    view->body = msg->alt_body;
+    view->alt_subject = NULL;
+    view->alt_body = NULL;
+    return view;
+}
+
 /* ------------------------------------------------------ per number */
 
 static char *media_links(const m2s_media_set *media)
@@ -490,8 +480,11 @@ m2s_class m2s_compose_sms(const m2s_config *cfg, const m2s_message *msg,
     char *suffix = NULL;
     bool links_used = false;
     m2s_class cls = M2S_OK;
+    m2s_message view;
 
     memset(out, 0, sizeof *out);
+    msg = m2s_compose_for_alias(cfg, msg, alias, &view);
+    out->subject = msg->subject;
     out->mms = media && media->n > 0 && m2s_media_mms_for(cfg, number);
     if (tmpl) {
         out->tmpl = tmpl;
@@ -540,5 +533,7 @@ void m2s_message_free(m2s_message *msg)
     free(msg->key);
     m2s_strv_free(&msg->tags);
     free(msg->scheduled_for);
+    free(msg->alt_subject);
+    free(msg->alt_body);
     free(msg);
 }

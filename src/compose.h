@@ -24,6 +24,8 @@ typedef struct m2s_message {
     m2s_strv tags;
     long validity;          /* 0 = unset */
     char *scheduled_for;    /* RFC 3339 or NULL */
+    char *alt_subject;      /* with the other message.condense setting, for */
+    char *alt_body;         /* aliases that choose it (condense.h); NULL if none does */
 } m2s_message;
 
 /* Build the message. raw/raw_len is the mail as read (for the hash key).
@@ -46,9 +48,23 @@ m2s_class m2s_compose_text(const m2s_config *cfg, const m2s_message *msg,
                            const char *suffix, char **text,
                            m2s_sms_count *count, bool *truncated, m2s_status *st);
 
+/* Called by m2s_compose: condense msg's subject and body as
+ * message.condense says (logging each rule's work with m2s_debug), and
+ * when an alias sets another condense, keep the text of that setting in
+ * msg->alt_subject and msg->alt_body (owned by msg). */
+void m2s_compose_condense(const m2s_config *cfg, const m2s_mail *mail, m2s_message *msg);
+
+/* The message an alias's numbers get (alias may be NULL): msg, or, when
+ * the alias's condense differs from message.condense, *view made a copy
+ * of msg with the other text. What it returns borrows from msg: never
+ * free it or *view. */
+const m2s_message *m2s_compose_for_alias(const m2s_config *cfg, const m2s_message *msg,
+                                         const m2s_alias *alias, m2s_message *view);
+
 /* What one number gets. */
 typedef struct m2s_sms {
     char *text;                     /* owned; NULL when a template is sent */
+    const char *subject;            /* the MMS subject: borrowed from the message */
     m2s_sms_count count;
     bool truncated;
     bool mms;                       /* the media go along as media */

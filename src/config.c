@@ -35,7 +35,8 @@ typedef enum {
     K_LIST,         /* list or array of strings -> m2s_strv */
     K_MMS,          /* "auto" or a boolean */
     K_ALIASES,      /* recipients.aliases */
-    K_TEMPLATE      /* message.template */
+    K_TEMPLATE,     /* message.template */
+    K_RULES         /* message.rules */
 } key_kind;
 
 typedef struct key_def {
@@ -85,6 +86,9 @@ static const key_def keys[] = {
     { "message.tags",               K_LIST,  OFF(tags), NULL, 0, 0, "list" },
     { "message.validity",           K_INT,   OFF(validity), NULL, 0, M2S_RULES_VALIDITY_MAX, "integer" },
     { "message.template",           K_TEMPLATE, NOFF, NULL, 0, 0, "group" },
+    { "message.condense",           K_BOOL,  OFF(condense), NULL, 0, 0, "boolean" },
+    { "message.keep_emoji",         K_BOOL,  OFF(keep_emoji), NULL, 0, 0, "boolean" },
+    { "message.rules",              K_RULES, NOFF, NULL, 0, 0, "group" },
     { "media",                      K_GROUP, NOFF, NULL, 0, 0, "group" },
     { "media.store",                K_ENUM,  OFF(media_store), "bird|directory", 0, 0, "string" },
     { "media.mms",                  K_MMS,   OFF(mms), NULL, 0, 0, "string|boolean" },
@@ -117,6 +121,13 @@ static const m2s_key_info key_infos_extra[] = {
     { "recipients.aliases.*.numbers", "list" },
     { "recipients.aliases.*.format", "string" },
     { "recipients.aliases.*.template", "group" },
+    { "recipients.aliases.*.condense", "boolean" },
+    { "message.rules.*", "group" },
+    { "message.rules.*.from", "string" },
+    { "message.rules.*.subject", "string" },
+    { "message.rules.*.header", "string" },
+    { "message.rules.*.first", "list" },
+    { "message.rules.*.drop", "list" },
     { "message.template.project_id", "string" },
     { "message.template.version", "string" },
     { "message.template.locale", "string" },
@@ -357,6 +368,7 @@ static void add_alias(loader *ld, m2s_config *cfg, const config_setting_t *s,
     cfg->aliases = xrealloc(cfg->aliases, (cfg->n_aliases + 1) * sizeof *cfg->aliases);
     m2s_alias *a = &cfg->aliases[cfg->n_aliases++];
     memset(a, 0, sizeof *a);
+    a->condense = -1;
     a->name = xstrdup(name);
     char *path = xasprintf("recipients.aliases.%s", name);
     if (config_setting_type(body) == CONFIG_TYPE_GROUP) {
@@ -374,6 +386,11 @@ static void add_alias(loader *ld, m2s_config *cfg, const config_setting_t *s,
                 char *tp = xasprintf("%s.template", path);
                 a->tmpl = load_template(ld, e, tp);
                 free(tp);
+            } else if (strcmp(k, "condense") == 0) {
+                if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+                    problem(ld, e, "'%s.condense' must be true or false", path);
+                else
+                    a->condense = config_setting_get_bool(e) != 0;
             } else if (strcmp(k, "name") == 0 && list_form) {
                 /* list form: the name was read by the caller */
             } else {
@@ -410,6 +427,98 @@ static void load_aliases(loader *ld, m2s_config *cfg, const config_setting_t *s)
     } else {
         problem(ld, s, "'recipients.aliases' must be a group, not %s", type_name(t));
     }
+}
+
+/* ----------------------------------------------------------- rules */
+
+/* A pattern of message.rules: a problem when it does not compile. */
+static void check_pattern(loader *ld, const config_setting_t *s, const char *path,
+                          const char *pattern)
+{
+    regex_t re;
+    int rc = regcomp(&re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+    if (rc != 0) {
+        char err[128];
+        regerror(rc, &re, err, sizeof err);
+        problem(ld, s, "%s: bad pattern \"%s\": %s", path, pattern, err);
+        return;
+    }
+    regfree(&re);
+}
+
+/* message.rules = { NAME = { from = ...; subject = ...; header = ...;
+ * first = [ ... ]; drop = [ ... ]; }; ... } */
+static void load_rules(loader *ld, m2s_config *cfg, const config_setting_t *s)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        problem(ld, s, "'message.rules' must be a group of named rules");
+        return;
+    }
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        char *path = xasprintf("message.rules.%s", config_setting_name(e));
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+            problem(ld, e, "'%s' must be a group", path);
+            free(path);
+            continue;
+        }
+        cfg->rules = xrealloc(cfg->rules, (cfg->n_rules + 1) * sizeof *cfg->rules);
+        m2s_msg_rule *r = &cfg->rules[cfg->n_rules++];
+        memset(r, 0, sizeof *r);
+        r->name = xstrdup(config_setting_name(e));
+        for (int j = 0; j < config_setting_length(e); j++) {
+            const config_setting_t *f = config_setting_get_elem(e, (unsigned)j);
+            const char *k = config_setting_name(f);
+            char *fp = xasprintf("%s.%s", path, k);
+            char **dst = strcmp(k, "from") == 0 ? &r->from
+                       : strcmp(k, "subject") == 0 ? &r->subject
+                       : strcmp(k, "header") == 0 ? &r->header : NULL;
+            m2s_strv *list = strcmp(k, "first") == 0 ? &r->first
+                           : strcmp(k, "drop") == 0 ? &r->drop : NULL;
+            if (dst) {
+                if (config_setting_type(f) != CONFIG_TYPE_STRING) {
+                    problem(ld, f, "'%s' must be a string", fp);
+                } else {
+                    set_str(dst, config_setting_get_string(f));
+                    const char *pat = *dst;
+                    if (dst == &r->header) {
+                        const char *colon = strchr(pat, ':');
+                        if (!colon || colon == pat)
+                            problem(ld, f, "'%s' must be \"Header-Name: pattern\"", fp);
+                        pat = colon ? colon + 1 : "";
+                        while (*pat == ' ')
+                            pat++;
+                    }
+                    check_pattern(ld, f, fp, pat);
+                }
+            } else if (list) {
+                if (get_strv(ld, f, fp, list))
+                    for (size_t p = 0; p < list->n; p++)
+                        check_pattern(ld, f, fp, list->v[p]);
+            } else {
+                problem(ld, f, "unknown key '%s'", fp);
+            }
+            free(fp);
+        }
+        if (!r->first.n && !r->drop.n)
+            problem(ld, e, "'%s' has neither first nor drop", path);
+        free(path);
+    }
+}
+
+static void free_rules(m2s_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        free(cfg->rules[i].name);
+        free(cfg->rules[i].from);
+        free(cfg->rules[i].subject);
+        free(cfg->rules[i].header);
+        m2s_strv_free(&cfg->rules[i].first);
+        m2s_strv_free(&cfg->rules[i].drop);
+    }
+    free(cfg->rules);
+    cfg->rules = NULL;
+    cfg->n_rules = 0;
 }
 
 /* ---------------------------------------------------------- values */
@@ -514,6 +623,10 @@ static void load_value(loader *ld, m2s_config *cfg, const key_def *k,
     case K_TEMPLATE:
         free_template(cfg->tmpl);
         cfg->tmpl = load_template(ld, s, "message.template");
+        break;
+    case K_RULES:
+        free_rules(cfg);
+        load_rules(ld, cfg, s);
         break;
     }
 }
@@ -776,6 +889,7 @@ static void set_defaults(m2s_config *cfg)
     cfg->strip_quotes = true;
     cfg->collapse_blank = true;
     cfg->transliterate = true;
+    cfg->condense = true;
     cfg->media_store = M2S_STORE_BIRD;
     cfg->mms = M2S_MMS_AUTO;
     cfg->non_mms = M2S_NON_MMS_LINKS;
@@ -898,6 +1012,7 @@ void m2s_config_free(m2s_config *cfg)
     m2s_strv_free(&cfg->strip_patterns);
     m2s_strv_free(&cfg->tags);
     free_template(cfg->tmpl);
+    free_rules(cfg);
     free(cfg->media_directory);
     free(cfg->media_base_url);
     free(cfg->state_dir);

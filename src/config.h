@@ -45,7 +45,21 @@ typedef struct m2s_alias {
     m2s_strv numbers;       /* as written; normalised by route */
     char *format;           /* NULL = message.format */
     m2s_template *tmpl;     /* NULL = message.template */
+    int condense;           /* -1 = message.condense, else 0 or 1 */
 } m2s_alias;
+
+/* One of the administrator's message.rules: for mails that match all of
+ * from, subject and header (each NULL = any), lines matching drop go and
+ * lines matching first are put first. Patterns are POSIX EREs, matched
+ * case-insensitively, validated at load. */
+typedef struct m2s_msg_rule {
+    char *name;
+    char *from;             /* on "Name <address>" of From: */
+    char *subject;
+    char *header;           /* "Header-Name: ERE" */
+    m2s_strv first;
+    m2s_strv drop;
+} m2s_msg_rule;
 
 typedef struct m2s_config {
     char *path;                     /* the file that was loaded */
@@ -88,6 +102,10 @@ typedef struct m2s_config {
     m2s_strv tags;                  /* validated by Bird's tag rules */
     long validity;                  /* seconds, 0 = unset */
     m2s_template *tmpl;             /* NULL = send a body */
+    bool condense;                  /* default true: facts first, said once (condense.h) */
+    bool keep_emoji;                /* default false */
+    m2s_msg_rule *rules;            /* message.rules, in file order */
+    size_t n_rules;
 
     /* media */
     m2s_store_kind media_store;

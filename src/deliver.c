@@ -59,7 +59,7 @@ static void build_request(const m2s_config *cfg, const m2s_message *msg,
     m2s_payload_in in = {
         .number = j->t->number,
         .text = sms.text,
-        .subject = msg->subject,
+        .subject = sms.subject,
         .reference = msg->reference,
         .tags = &msg->tags,
         .validity = msg->validity,

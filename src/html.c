@@ -597,6 +597,7 @@ static const char *const boiler_phrases[] = {
     "if you (do not|don't|cannot|can't|can not) see (the )?(graphics|images|pictures)",
     "(to )?view (it|this)? ?(online|here)?",
     "unsubscribe( here)?|manage (your )?(e-?mail )?(preferences|subscriptions?)",
+    "(an? )?(web )?(browser|client|program|reader|viewer)( that| which)? (supports|can (display|show|read)|is able to (display|show|read)) html( e-?mails?| messages?| content)?",
     NULL,
 };
 
@@ -605,7 +606,8 @@ static const char *const filler_words[] = {
     "this", "email", "e-mail", "message", "at", "in", "on", "your", "browser", "online",
     "version", "you", "can", "it", "view", "copy", "paste", "open", "web", "page", "click",
     "of", "for", "visit", "use", "instead", "html", "mail", "newsletter", "url", "address",
-    "via", "go", "to:", "if", "is", "not", "displaying", "properly", "correctly", NULL,
+    "via", "go", "to:", "if", "is", "not", "displaying", "properly", "correctly", "that",
+    "which", "supports", NULL,
 };
 
 /* The phrases compiled once per process (they are asked about line by
@@ -638,6 +640,7 @@ int m2s_text_is_boilerplate(const char *text)
         goto out;
     for (size_t i = 0; i < len; i++)
         s[i] = (char)tolower((unsigned char)s[i]);
+    bool names_html = strstr(s, "html") != NULL;
 
     size_t letters_before = 0;
     for (size_t i = 0; i < len; i++)
@@ -700,6 +703,10 @@ int m2s_text_is_boilerplate(const char *text)
         goto out;
     }
     result = matched && letters_left <= 12 && letters_left * 10 <= letters_before;
+    /* A short text that names HTML and says nothing but such phrases
+     * points at the HTML part, however it is worded. */
+    if (matched && !result && len <= 200 && names_html && letters_left <= 20)
+        result = 1;
 
 out:
     free(s);

@@ -771,7 +771,10 @@ static void take_from(m2s_mail *mail, GMimeMessage *msg)
     }
 }
 
-/* X-SMS-* values go through decode_header_text, as the subject does. */
+/* X-SMS-* values go through decode_header_text, as the subject does; so
+ * do the first MAX_KEPT_HEADERS headers of any name, kept for the
+ * condenser (message.rules, source profiles, the Date rule). */
+#define MAX_KEPT_HEADERS 100
 static void take_sms_headers(m2s_mail *mail, GMimeMessage *msg)
 {
     GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
@@ -780,14 +783,25 @@ static void take_sms_headers(m2s_mail *mail, GMimeMessage *msg)
     for (int i = 0; i < n; i++) {
         GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
         const char *name = g_mime_header_get_name(h);
-        if (name == NULL || g_ascii_strncasecmp(name, "X-SMS-", 6) != 0)
+        if (name == NULL)
+            continue;
+        bool sms = g_ascii_strncasecmp(name, "X-SMS-", 6) == 0;
+        if (!sms && mail->hdr_names.n >= MAX_KEPT_HEADERS)
             continue;
         const char *raw = g_mime_header_get_raw_value(h);
         char *unfolded = g_mime_utils_header_unfold(raw ? raw : "");
         char *value = decode_header_text(unfolded);
         g_strstrip(value);
-        m2s_strv_take(&mail->header_names, utf8_dup(name));
-        m2s_strv_take(&mail->header_values, value);
+        if (mail->hdr_names.n < MAX_KEPT_HEADERS) {
+            m2s_strv_take(&mail->hdr_names, utf8_dup(name));
+            m2s_strv_add(&mail->hdr_values, value);
+        }
+        if (sms) {
+            m2s_strv_take(&mail->header_names, utf8_dup(name));
+            m2s_strv_take(&mail->header_values, value);
+        } else {
+            free(value);
+        }
         g_free(unfolded);
     }
 }
@@ -1036,6 +1050,8 @@ void m2s_mail_free(m2s_mail *mail)
     }
     free(mail->att);
     m2s_strv_free(&mail->header_names);
+    m2s_strv_free(&mail->hdr_names);
+    m2s_strv_free(&mail->hdr_values);
     m2s_strv_free(&mail->header_values);
     if (mail->tree != NULL) {
         if (mail->tree->parts != NULL)

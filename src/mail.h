@@ -34,6 +34,8 @@ typedef struct m2s_mail {
     size_t n_att;
     m2s_strv header_names;  /* X-SMS-* headers, names as written */
     m2s_strv header_values; /* their decoded values, same order */
+    m2s_strv hdr_names;     /* every top-level header (at most 100), names as written, */
+    m2s_strv hdr_values;    /* values decoded: for message.rules and source profiles */
     struct m2s_mail_tree *tree;     /* private: what attachments are loaded from */
 } m2s_mail;
 

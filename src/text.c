@@ -1004,3 +1004,77 @@ const char *m2s_sms_marker(m2s_encoding encoding)
 {
     return encoding == M2S_ENC_GSM7 ? "..." : "\xe2\x80\xa6";
 }
+
+/* ---------------------------------------------------------- format */
+
+/* A literal between placeholders that only separates them (": ", " - ",
+ * "\n"): dropped next to a placeholder that came out empty. */
+static bool only_separator(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(":-|,; \t\n", s[i]))
+            return false;
+    return true;
+}
+
+char *m2s_text_expand(const char *fmt, const m2s_text_fields *f)
+{
+    static const struct { const char *name; size_t off; } ph[] = {
+        { "{subject}",   offsetof(m2s_text_fields, subject) },
+        { "{body}",      offsetof(m2s_text_fields, body) },
+        { "{from}",      offsetof(m2s_text_fields, from) },
+        { "{from_name}", offsetof(m2s_text_fields, from_name) },
+    };
+    /* Split the format into literals and values, in order; even entries
+     * are literals ("\n" in the configuration is a line break). */
+    m2s_strv seg = { 0 };
+    m2s_buf lit;
+    m2s_buf_init(&lit);
+    for (const char *p = fmt;;) {
+        bool done = false;
+        for (size_t i = 0; *p == '{' && i < sizeof ph / sizeof ph[0]; i++) {
+            size_t n = strlen(ph[i].name);
+            if (strncmp(p, ph[i].name, n) == 0) {
+                const char *v = *(const char *const *)((const char *)f + ph[i].off);
+                m2s_strv_take(&seg, m2s_buf_steal(&lit));
+                m2s_strv_add(&seg, v ? v : "");
+                p += n;
+                done = true;
+                break;
+            }
+        }
+        if (done)
+            continue;
+        if (!*p)
+            break;
+        if (p[0] == '\\' && p[1] == 'n') {
+            m2s_buf_addc(&lit, '\n');
+            p += 2;
+        } else {
+            m2s_buf_addc(&lit, *p++);
+        }
+    }
+    m2s_strv_take(&seg, m2s_buf_steal(&lit));
+    /* An empty value takes its separator with it: the one after it, or,
+     * for the last value, the one before it ("{subject}: {body}" with no
+     * subject is the body alone, with no body the subject alone). */
+    for (size_t i = 1; i < seg.n; i += 2) {
+        if (*seg.v[i])
+            continue;
+        char **after = &seg.v[i + 1], **before = &seg.v[i - 1];
+        if (i + 2 < seg.n && only_separator(*after, strlen(*after)))
+            **after = '\0';
+        else if (i >= 2 && only_separator(*before, strlen(*before)))
+            **before = '\0';
+        else if (i + 2 >= seg.n && only_separator(*after, strlen(*after)))
+            **after = '\0';
+    }
+    m2s_buf b;
+    m2s_buf_init(&b);
+    m2s_buf_adds(&b, "");
+    for (size_t i = 0; i < seg.n; i++)
+        m2s_buf_adds(&b, seg.v[i]);
+    m2s_strv_free(&seg);
+    return m2s_buf_steal(&b);
+}
+

@@ -101,6 +101,19 @@ char *m2s_sms_cut(const char *head, const char *core, const char *tail,
  * freed. */
 const char *m2s_sms_marker(m2s_encoding encoding);
 
+/* The values of a format's placeholders (borrowed; NULL reads as ""). */
+typedef struct m2s_text_fields {
+    const char *subject;        /* {subject} */
+    const char *body;           /* {body} */
+    const char *from;           /* {from} */
+    const char *from_name;      /* {from_name} */
+} m2s_text_fields;
+
+/* Expand the placeholders of fmt ("\n" in it is a line break); an empty
+ * value takes the separator next to it along ("{subject}: {body}" with no
+ * subject is the body alone). New string. */
+char *m2s_text_expand(const char *fmt, const m2s_text_fields *f);
+
 /* Replace invalid UTF-8 with U+FFFD. */
 char *m2s_utf8_sanitize(const char *in, size_t len);
 

@@ -376,6 +376,33 @@ def _():
     eq(numbers_sent(), sorted(ONCALL), "alias numbers sent")
 
 
+@case("message.condense per alias: one alias condensed, another as the mail came, -v says why")
+def _():
+    FAKE.reset()
+    d = tmpdir()
+    c = write_config(d, FAKE.url, recipients={"aliases": {
+        "oncall": ["+31612345678"],
+        "archive": {"numbers": ["+31612345679"], "condense": False}}})
+    body = ("***** Nagios *****\n\nNotification Type: PROBLEM\n\nService: Disk /srv\n"
+            "Host: web03\nAddress: 10.20.5.3\nState: CRITICAL\n\nAdditional Info:\n\n"
+            "DISK CRITICAL - free space: /srv 812 MB (2.1%)\n")
+    data = ("From: Nagios <nagios@monitoring.example.com>\nTo: oncall@sms.example.com\n"
+            "Subject: ** PROBLEM Service Alert: web03/Disk /srv is CRITICAL **\n\n" + body).encode()
+    r = send(c, "oncall@sms.example.com", "archive@sms.example.com", extra=["-n", "-v"], data=data)
+    eq(r.rc, 0, "exit code (%r)" % r)
+    texts = {}
+    for line in r.lines:
+        b = json.loads(line)["body"]
+        texts[b["receiver"]["contacts"][0]["identifierValue"]] = b["body"]["text"]["text"]
+    eq(texts["+31612345678"], "CRITICAL web03/Disk /srv: DISK CRITICAL - free space: /srv 812 MB "
+       "(2.1%)\nAddress: 10.20.5.3", "condensed text")
+    check(texts["+31612345679"].startswith("PROBLEM Service Alert: web03/Disk /srv is CRITICAL: "
+                                           "Nagios\nNotification Type: PROBLEM"),
+          "uncondensed text %r" % texts["+31612345679"])
+    check('condense: once: its value is in the subject "State: CRITICAL"' in r.err,
+          "-v does not say which rule dropped the line: %r" % r.err[-2000:])
+
+
 @case("alias lookup is case-insensitive")
 def _():
     FAKE.reset()
