@@ -521,6 +521,41 @@ def _():
         check("Permission denied; its lines would go to syslog" in r.out, r.out)
 
 
+@case("log_file: a number's line is there as soon as Bird accepted it, before the run ends")
+def _():
+    FAKE.reset()
+    # The second number's request hangs; the run is killed while it waits.
+    FAKE.faults([{"endpoint": "messages", "number": ONCALL[1], "hang": 30}])
+    d = tmpdir()
+    logf = os.path.join(d, "mail2sms.log")
+    conf = setup(log_file=logf, deadline=60, bird={"timeout": 40, "concurrency": 2})
+    p = spawn(["-c", conf, "-f", "nagios@monitoring.example.com", "-q", "KILLQ1", "--",
+               "oncall@sms.example.com"])
+    p.stdin.write(mail(subject="Disk full", message_id="<kill-1@monitoring.example.com>"))
+    p.stdin.close()
+    want = re.compile(r"KILLQ1: to=<oncall@sms\.example\.com>, number=%s, status=sent, id="
+                      % re.escape(ONCALL[0]))
+    found, alive = False, False
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20 and not found:
+        time.sleep(0.1)
+        if os.path.exists(logf):
+            with open(logf, encoding="utf-8") as f:
+                found = any(want.search(l) for l in f)
+        alive = p.poll() is None
+        if not alive:
+            break
+    p.kill()
+    p.wait()
+    p.stdout.close()
+    p.stderr.close()
+    FAKE.faults([])
+    check(alive, "the run ended before the check (rc %r): the hang did not hold it" % p.returncode)
+    check(found, "no line for %s in the log while the run was still going" % ONCALL[0])
+    accepted = [m for m in FAKE.messages() if ONCALL[0] in json.dumps(m)]
+    check(accepted, "the fake did not accept %s" % ONCALL[0])
+
+
 @case("secrecy: key not in stdout/stderr with -v, nor in argv of the running process")
 def _():
     FAKE.reset()
