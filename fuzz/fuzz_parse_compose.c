@@ -119,7 +119,7 @@ out:
     m2s_media_set_clear(&media);
     m2s_message_free(msg);
     m2s_config_free(cfg);
-    m2s_strv_free(&problems);
+    m2s_strv_clear(&problems);
     m2s_mail_free(mail);
     m2s_status_clear(&st);
     free(why);

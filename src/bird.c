@@ -147,7 +147,7 @@ void m2s_bird_free(m2s_bird *b)
         return;
     for (size_t i = 0; i < b->api_headers.n; i++)
         explicit_bzero(b->api_headers.v[i], strlen(b->api_headers.v[i]));
-    m2s_strv_free(&b->api_headers);
+    m2s_strv_clear(&b->api_headers);
     free(b->messages_url);
     free(b->presign_url);
     free(b);

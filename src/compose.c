@@ -396,7 +396,7 @@ void m2s_compose_condense(const m2s_config *cfg, const m2s_mail *mail, m2s_messa
     m2s_condense_text(cfg, mail, &s, &b, &info);
     for (size_t i = 0; i < info.log.n; i++)
         m2s_debug("condense: %s", info.log.v[i]);
-    m2s_condense_info_free(&info);
+    m2s_condense_info_clear(&info);
     if (cfg->condense) {
         /* the message is the condensed text; the other, as it came */
         if (other) {
@@ -517,7 +517,7 @@ out:
 void m2s_sms_clear(m2s_sms *sms)
 {
     free(sms->text);
-    m2s_strv_free(&sms->tmpl_values);
+    m2s_strv_clear(&sms->tmpl_values);
     memset(sms, 0, sizeof *sms);
 }
 
@@ -531,7 +531,7 @@ void m2s_message_free(m2s_message *msg)
     free(msg->from_name);
     free(msg->reference);
     free(msg->key);
-    m2s_strv_free(&msg->tags);
+    m2s_strv_clear(&msg->tags);
     free(msg->scheduled_for);
     free(msg->alt_subject);
     free(msg->alt_body);

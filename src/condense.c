@@ -810,7 +810,7 @@ static char *replace_pictographs(const char *s, m2s_strv *log)
         }
         /* "[ Down]" from "[🔴 Down]", doubled spaces: tidy the line */
         char *l2 = m2s_text_squash(lb.data);
-        m2s_buf_free(&lb);
+        m2s_buf_clear(&lb);
         char *open;
         while ((open = strstr(l2, "[ ")) != NULL)
             memmove(open + 1, open + 2, strlen(open + 2) + 1);
@@ -924,12 +924,12 @@ void m2s_condense_text(const m2s_config *cfg, const m2s_mail *mail, char **subje
     for (size_t f = 0; f < N_FIELDS; f++)
         free(w.field[f]);
     free(w.from);
-    m2s_strv_free(&scratch);
+    m2s_strv_clear(&scratch);
 }
 
-void m2s_condense_info_free(m2s_condense_info *info)
+void m2s_condense_info_clear(m2s_condense_info *info)
 {
     if (info)
-        m2s_strv_free(&info->log);
+        m2s_strv_clear(&info->log);
 }
 

@@ -33,11 +33,11 @@ typedef struct m2s_condense_info {
 /* Condense *subject and *body (UTF-8, both owned by the caller and
  * replaced by new strings) of mail (may be NULL: no headers, no Date).
  * info may be NULL; otherwise it is filled and its log must be released
- * with m2s_condense_info_free. Never fails. */
+ * with m2s_condense_info_clear. Never fails. */
 void m2s_condense_text(const m2s_config *cfg, const m2s_mail *mail, char **subject,
                        char **body, m2s_condense_info *info);
 
-void m2s_condense_info_free(m2s_condense_info *info);
+void m2s_condense_info_clear(m2s_condense_info *info);
 
 /* Pictographs (status icons) in text: dropped where the words on their
  * line say the state, else replaced by their word ("[DOWN]"), when they

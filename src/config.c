@@ -321,8 +321,8 @@ static void free_template(m2s_template *t)
     free(t->project_id);
     free(t->version);
     free(t->locale);
-    m2s_strv_free(&t->param_keys);
-    m2s_strv_free(&t->param_values);
+    m2s_strv_clear(&t->param_keys);
+    m2s_strv_clear(&t->param_values);
     free(t);
 }
 
@@ -513,8 +513,8 @@ static void free_rules(m2s_config *cfg)
         free(cfg->rules[i].from);
         free(cfg->rules[i].subject);
         free(cfg->rules[i].header);
-        m2s_strv_free(&cfg->rules[i].first);
-        m2s_strv_free(&cfg->rules[i].drop);
+        m2s_strv_clear(&cfg->rules[i].first);
+        m2s_strv_clear(&cfg->rules[i].drop);
     }
     free(cfg->rules);
     cfg->rules = NULL;
@@ -605,7 +605,7 @@ static void load_value(loader *ld, m2s_config *cfg, const key_def *k,
     }
     case K_LIST: {
         m2s_strv *l = (m2s_strv *)(base + k->off);
-        m2s_strv_free(l);
+        m2s_strv_clear(l);
         get_strv(ld, s, k->name, l);
         break;
     }
@@ -738,7 +738,7 @@ static char *read_key_file(loader *ld, const config_setting_t *s, const char *pa
     bool big = false;
     if (m2s_read_all(fd, 4096, &b, &big) != 0 || big) {
         problem(ld, s, "bird.access_key_file %s could not be read", path);
-        m2s_buf_free(&b);
+        m2s_buf_clear(&b);
         goto out;
     }
     /* One line; surrounding white space ignored. */
@@ -749,7 +749,7 @@ static char *read_key_file(loader *ld, const config_setting_t *s, const char *pa
     while (len && isspace((unsigned char)k[len - 1]))
         len--;
     key = xstrndup(k, len);
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
 out:
     if (fd >= 0)
         close(fd);
@@ -997,20 +997,20 @@ void m2s_config_free(m2s_config *cfg)
     }
     free(cfg->ca_file);
     free(cfg->default_country);
-    m2s_strv_free(&cfg->allowed_prefixes);
+    m2s_strv_clear(&cfg->allowed_prefixes);
     for (size_t i = 0; i < cfg->n_aliases; i++) {
         free(cfg->aliases[i].name);
-        m2s_strv_free(&cfg->aliases[i].numbers);
+        m2s_strv_clear(&cfg->aliases[i].numbers);
         free(cfg->aliases[i].format);
         free_template(cfg->aliases[i].tmpl);
     }
     free(cfg->aliases);
-    m2s_strv_free(&cfg->senders_allowed);
+    m2s_strv_clear(&cfg->senders_allowed);
     free(cfg->sender_token);
-    m2s_strv_free(&cfg->senders_trusted);
+    m2s_strv_clear(&cfg->senders_trusted);
     free(cfg->format);
-    m2s_strv_free(&cfg->strip_patterns);
-    m2s_strv_free(&cfg->tags);
+    m2s_strv_clear(&cfg->strip_patterns);
+    m2s_strv_clear(&cfg->tags);
     free_template(cfg->tmpl);
     free_rules(cfg);
     free(cfg->media_directory);

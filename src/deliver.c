@@ -209,7 +209,7 @@ static void combine(const m2s_status *const *sts, size_t n, m2s_status *out)
         m2s_buf_printf(&b, " (%zu of %zu numbers done; they will not get it again)",
                        n_sent, n);
     m2s_status_take(out, worst, dsn, m2s_buf_steal(&b));
-    m2s_strv_free(&whys);
+    m2s_strv_clear(&whys);
 }
 
 /* The outcome of the whole mail, and of each recipient: every number it

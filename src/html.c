@@ -356,7 +356,7 @@ static char *render_inline(const xmlNode *n, bool pre)
     out_init(&t);
     walk_children(&t, n, pre, 0);
     char *text = m2s_text_squash(t.buf.data ? t.buf.data : "");
-    m2s_buf_free(&t.buf);
+    m2s_buf_clear(&t.buf);
     return text;
 }
 
@@ -447,7 +447,7 @@ static void walk_row(out *o, const xmlNode *tr, bool pre, int list_depth)
     }
     if (line.len)
         out_text(o, line.data, false);
-    m2s_buf_free(&line);
+    m2s_buf_clear(&line);
     out_break(o, 1);
 }
 
@@ -566,7 +566,7 @@ out:
     if (doc)
         xmlFreeDoc(doc);
     free(clean);
-    m2s_buf_free(&o.buf);
+    m2s_buf_clear(&o.buf);
     return res ? res : xstrdup("");
 }
 

@@ -188,7 +188,7 @@ static void slot_reset(slot *s)
     s->easy = NULL;
     s->headers = NULL;
     s->mime = NULL;
-    m2s_buf_free(&s->resp);
+    m2s_buf_clear(&s->resp);
     s->file_pos = 0;
 }
 
@@ -382,7 +382,7 @@ static void on_complete(m2s_http *h, slot *s, CURLcode rc, double now)
         if (now + wait + MIN_ATTEMPT_SECONDS < h->deadline_at) {
             s->next_at = now + wait;
             s->state = ST_PENDING;
-            m2s_buf_free(&s->resp);
+            m2s_buf_clear(&s->resp);
             slot_reset(s);
             return;
         }

@@ -298,7 +298,7 @@ static void flush_words(m2s_buf *out, m2s_buf *pend, char **cs)
     char *u = text_to_utf8(pend->data ? pend->data : "", pend->len, *cs, false);
     m2s_buf_adds(out, u);
     free(u);
-    m2s_buf_free(pend);
+    m2s_buf_clear(pend);
     free(*cs);
     *cs = NULL;
 }
@@ -1049,10 +1049,10 @@ void m2s_mail_free(m2s_mail *mail)
         free(mail->att[i].data);
     }
     free(mail->att);
-    m2s_strv_free(&mail->header_names);
-    m2s_strv_free(&mail->hdr_names);
-    m2s_strv_free(&mail->hdr_values);
-    m2s_strv_free(&mail->header_values);
+    m2s_strv_clear(&mail->header_names);
+    m2s_strv_clear(&mail->hdr_names);
+    m2s_strv_clear(&mail->hdr_values);
+    m2s_strv_clear(&mail->header_values);
     if (mail->tree != NULL) {
         if (mail->tree->parts != NULL)
             g_ptr_array_unref(mail->tree->parts);

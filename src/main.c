@@ -128,8 +128,8 @@ out:
     m2s_transport_free(tr);
     if (ran)
         m2s_mail_shutdown();
-    m2s_buf_free(&input);
-    m2s_strv_free(&problems);
+    m2s_buf_clear(&input);
+    m2s_strv_clear(&problems);
     m2s_status_clear(&st);
     m2s_result_clear(&res);
     m2s_config_free(cfg);

@@ -157,7 +157,7 @@ char *m2s_media_note(const m2s_config *cfg, const m2s_media_set *set,
         m2s_buf_printf(&b, "%s[%zu attachment%s refused, not sent]", b.len ? " " : "",
                        set->n_refused, set->n_refused == 1 ? "" : "s");
     if (b.len == 0) {
-        m2s_buf_free(&b);
+        m2s_buf_clear(&b);
         return NULL;
     }
     return m2s_buf_steal(&b);
@@ -434,7 +434,7 @@ out:
     for (size_t i = 0; i < set->n; i++)
         free(urls[i]);
     free(urls);
-    m2s_strv_free(&written);
+    m2s_strv_clear(&written);
     return st->cls;
 }
 

@@ -255,7 +255,7 @@ void m2s_presign_clear(m2s_presign *p)
     free(p->media_url);
     free(p->upload_url);
     free(p->upload_method);
-    m2s_strv_free(&p->form_names);
-    m2s_strv_free(&p->form_values);
+    m2s_strv_clear(&p->form_names);
+    m2s_strv_clear(&p->form_values);
     memset(p, 0, sizeof *p);
 }

@@ -44,7 +44,7 @@ static char *prefix_form(const char *pfx)
         if (is_digit(*p))
             m2s_buf_addc(&b, *p);
     if (b.len == 1) {
-        m2s_buf_free(&b);
+        m2s_buf_clear(&b);
         return NULL;
     }
     return m2s_buf_steal(&b);
@@ -215,7 +215,7 @@ void m2s_route(const m2s_config *cfg, char *const *recipients, size_t n,
         route_one(cfg, i, recipients[i], out);
 }
 
-void m2s_routes_free(m2s_routes *r)
+void m2s_routes_clear(m2s_routes *r)
 {
     if (!r)
         return;

@@ -44,10 +44,10 @@ typedef struct m2s_routes {
 int m2s_prefix_allowed(const m2s_config *cfg, const char *number);
 
 /* Resolve recipients into out (zeroed by the caller, freed with
- * m2s_routes_free). */
+ * m2s_routes_clear). */
 void m2s_route(const m2s_config *cfg, char *const *recipients, size_t n,
                m2s_routes *out);
 
-void m2s_routes_free(m2s_routes *r);
+void m2s_routes_clear(m2s_routes *r);
 
 #endif

@@ -155,7 +155,7 @@ char *m2s_rules_number(const char *in, const char *default_country,
     else
         res = m2s_buf_steal(&b);
 out:
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
     return res;
 }
 

@@ -104,7 +104,7 @@ done:
     m2s_state_close(state);
     m2s_media_set_clear(&media);
     m2s_message_free(msg);
-    m2s_routes_free(&routes);
+    m2s_routes_clear(&routes);
     m2s_mail_free(mail);
 }
 
@@ -134,6 +134,6 @@ int m2s_run_check_config(const char *path, FILE *out)
         rc = EX_CONFIG;
     }
     m2s_config_free(cfg);
-    m2s_strv_free(&problems);
+    m2s_strv_clear(&problems);
     return rc;
 }

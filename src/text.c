@@ -1074,7 +1074,7 @@ char *m2s_text_expand(const char *fmt, const m2s_text_fields *f)
     m2s_buf_adds(&b, "");
     for (size_t i = 0; i < seg.n; i++)
         m2s_buf_adds(&b, seg.v[i]);
-    m2s_strv_free(&seg);
+    m2s_strv_clear(&seg);
     return m2s_buf_steal(&b);
 }
 

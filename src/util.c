@@ -143,7 +143,7 @@ char *m2s_buf_steal(m2s_buf *b)
     return p;
 }
 
-void m2s_buf_free(m2s_buf *b)
+void m2s_buf_clear(m2s_buf *b)
 {
     free(b->data);
     m2s_buf_init(b);
@@ -169,7 +169,7 @@ bool m2s_strv_contains(const m2s_strv *l, const char *s)
     return false;
 }
 
-void m2s_strv_free(m2s_strv *l)
+void m2s_strv_clear(m2s_strv *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);

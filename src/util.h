@@ -36,7 +36,7 @@ void m2s_buf_adds(m2s_buf *b, const char *s);
 void m2s_buf_addc(m2s_buf *b, char c);
 void m2s_buf_printf(m2s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *m2s_buf_steal(m2s_buf *b);        /* returns data (caller frees), resets b */
-void m2s_buf_free(m2s_buf *b);
+void m2s_buf_clear(m2s_buf *b);
 
 /* A list of owned strings. */
 typedef struct m2s_strv {
@@ -47,7 +47,7 @@ typedef struct m2s_strv {
 void m2s_strv_add(m2s_strv *l, const char *s);      /* copies s */
 void m2s_strv_take(m2s_strv *l, char *s);           /* takes ownership of s */
 bool m2s_strv_contains(const m2s_strv *l, const char *s);
-void m2s_strv_free(m2s_strv *l);
+void m2s_strv_clear(m2s_strv *l);
 
 /* Case-insensitive shell-style match ('*' and '?') for sender patterns. */
 bool m2s_glob_match(const char *pattern, const char *s);

@@ -29,7 +29,7 @@ static m2s_config *cfg_load(const char *extra)
     m2s_strv p = { 0 };
     m2s_config *c = m2s_config_load_string(text, "compose.conf", &p);
     ck_assert_msg(c != NULL, "test configuration refused: %s", p.n ? p.v[0] : "?");
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(text);
     return c;
 }

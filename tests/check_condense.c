@@ -30,7 +30,7 @@ static m2s_config *cfg_load(const char *extra)
     m2s_strv p = { 0 };
     m2s_config *c = m2s_config_load_string(text, "condense.conf", &p);
     ck_assert_msg(c != NULL, "test configuration refused: %s", p.n ? p.v[0] : "?");
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(text);
     return c;
 }
@@ -46,7 +46,7 @@ static bool cfg_refused(const char *extra, const char *needle)
             found = true;
     bool refused = c == NULL && found;
     m2s_config_free(c);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(text);
     return refused;
 }
@@ -77,8 +77,8 @@ static void fake_free(fake_mail *f)
 {
     free(f->m.from_name);
     free(f->m.from_addr);
-    m2s_strv_free(&f->m.hdr_names);
-    m2s_strv_free(&f->m.hdr_values);
+    m2s_strv_clear(&f->m.hdr_names);
+    m2s_strv_clear(&f->m.hdr_values);
 }
 
 typedef struct result {
@@ -102,7 +102,7 @@ static void result_free(result *r)
 {
     free(r->subject);
     free(r->body);
-    m2s_condense_info_free(&r->info);
+    m2s_condense_info_clear(&r->info);
 }
 
 static bool logged(const result *r, const char *needle)

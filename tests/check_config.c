@@ -70,7 +70,7 @@ static int find_problem(const m2s_strv *p, ...)
         ck_assert_msg(find_problem(&p_, __VA_ARGS__, NULL) >= 0, \
                       "no problem line with the expected words; got:\n%s", all_); \
         free(all_); \
-        m2s_strv_free(&p_); \
+        m2s_strv_clear(&p_); \
     } while (0)
 
 static m2s_config *load_ok(const char *text)
@@ -81,7 +81,7 @@ static m2s_config *load_ok(const char *text)
     ck_assert_msg(c != NULL, "refused:\n%s\nproblems:\n%s", text, all);
     ck_assert_uint_eq(p.n, 0);
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     return c;
 }
 
@@ -198,7 +198,7 @@ START_TEST(test_example_config_file)
     ck_assert_str_eq(c->access_key, "FileKey42");
     m2s_config_free(c);
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(conf);
     free(text);
     free(key);
@@ -254,7 +254,7 @@ START_TEST(test_syntax_error_line)
     m2s_strv p;
     ck_assert_ptr_null(load(text, &p));
     ck_assert_uint_eq(p.n, 1);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
 
     /* an unterminated string a few lines further down */
     REFUSED(MINIMAL "\n\nmessage = { format = \"{subject};\n};\n", NAME ":");
@@ -272,7 +272,7 @@ START_TEST(test_syntax_error_file)
     ck_assert_msg(strncmp(p.v[0], want, strlen(want)) == 0, "got \"%s\", want \"%s...\"",
                   p.v[0], want);
     free(want);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(conf);
     tmp_teardown();
 }
@@ -284,7 +284,7 @@ START_TEST(test_missing_file)
     ck_assert_ptr_null(m2s_config_load("/nonexistent/m2s/mail2sms.conf", &p));
     ck_assert_uint_ge(p.n, 1);
     ck_assert_ptr_nonnull(strstr(p.v[0], "/nonexistent/m2s/mail2sms.conf"));
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     /* problems may be NULL */
     ck_assert_ptr_null(m2s_config_load("/nonexistent/m2s/mail2sms.conf", NULL));
     ck_assert_ptr_null(m2s_config_load_string("x = ;", NAME, NULL));
@@ -481,18 +481,18 @@ START_TEST(test_inline_key_file_mode)
     ck_assert_msg(find_problem(&p, shared, "access_key", NULL) >= 0, "got:\n%s", all);
     ck_assert_ptr_null(strstr(all, "inlineSecret"));
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     char *group = tmp_file("conf", text, 0640);
     ck_assert_ptr_null(m2s_config_load(group, &p));
     ck_assert_uint_ge(p.n, 1);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
 
     char *owner = tmp_file("conf600", text, 0600);
     m2s_config *c = m2s_config_load(owner, &p);
     ck_assert_ptr_nonnull(c);
     ck_assert_str_eq(c->access_key, "inlineSecret");
     m2s_config_free(c);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(shared);
     free(group);
     free(owner);
@@ -521,7 +521,7 @@ START_TEST(test_key_not_in_problems)
             ck_assert_msg(strstr(p.v[j], "s3cr3t") == NULL && strstr(p.v[j], "K3y") == NULL,
                           "the key leaks: %s", p.v[j]);
         }
-        m2s_strv_free(&p);
+        m2s_strv_clear(&p);
     }
 }
 END_TEST
@@ -778,7 +778,7 @@ START_TEST(test_media_directory)
     ck_assert_msg(find_problem(&p, NAME ":3:", "media.directory", NULL) >= 0, "got:\n%s", all);
     ck_assert_msg(find_problem(&p, NAME ":3:", "media.base_url", NULL) >= 0, "got:\n%s", all);
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     REFUSED(MINIMAL "media = {\n store = \"directory\"; directory = \"relative/dir\";\n"
             " base_url = \"https://media.example.com/m\"; };\n", NAME ":3:", "media.directory");
     REFUSED(MINIMAL "media = {\n store = \"directory\"; directory = \"/srv/sms-media\";\n"
@@ -832,7 +832,7 @@ START_TEST(test_many_problems)
     ck_assert_msg(find_problem(&p, NAME ":5:", "limits.per_number_per_hour", NULL) >= 0, "%s", all);
     ck_assert_msg(find_problem(&p, NAME ":6:", "media.mms", NULL) >= 0, "%s", all);
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
 
     /* problems of meaning, each reported */
     text = "bird = { channel_id = \"ch\"; access_key = \"k\";\n"
@@ -847,7 +847,7 @@ START_TEST(test_many_problems)
     ck_assert_msg(find_problem(&p, NAME ":3:", "message.strip", NULL) >= 0, "%s", all);
     ck_assert_msg(find_problem(&p, NAME ":4:", "deadline", NULL) >= 0, "%s", all);
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
 }
 END_TEST
 
@@ -864,7 +864,7 @@ START_TEST(test_problems_of_both_passes)
     ck_assert_msg(find_problem(&p, NAME ":2:", "colour", NULL) >= 0, "%s", all);
     ck_assert_msg(find_problem(&p, "workspace_id", NULL) >= 0, "%s", all);
     free(all);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
 }
 END_TEST
 
@@ -973,7 +973,7 @@ START_TEST(test_keys_are_accepted)
             ck_assert_msg(strstr(p.v[j], "unknown key") == NULL,
                           "listed key %s is refused as unknown: %s", k[i].name, p.v[j]);
         m2s_config_free(c);
-        m2s_strv_free(&p);
+        m2s_strv_clear(&p);
         free(text);
         free(setting);
     }

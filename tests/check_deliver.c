@@ -72,8 +72,8 @@ static void script_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double d
 static void script_free(m2s_transport *t)
 {
     script *s = (script *)t;
-    m2s_strv_free(&s->numbers);
-    m2s_strv_free(&s->bodies);
+    m2s_strv_clear(&s->numbers);
+    m2s_strv_clear(&s->bodies);
     free(s);
 }
 
@@ -98,8 +98,8 @@ static void script_fail(script *s, const char *number, m2s_http_err err)
 static void script_reset(script *s)
 {
     s->n_rules = 0;
-    m2s_strv_free(&s->numbers);
-    m2s_strv_free(&s->bodies);
+    m2s_strv_clear(&s->numbers);
+    m2s_strv_clear(&s->bodies);
 }
 
 /* -------------------------------------------------------------- world */
@@ -151,7 +151,7 @@ static void world_open(world *w, const char *extra)
     w->tr = script_new();
     w->bird = m2s_bird_new(w->cfg, &w->tr->base);
     free(dir);
-    m2s_strv_free(&p);
+    m2s_strv_clear(&p);
     free(text);
 }
 
@@ -200,7 +200,7 @@ static void deliver(world *w, const m2s_message *msg, const m2s_media_set *media
     m2s_deliver_opts opts = { .sender = "nagios@monitoring.example.com",
                               .deadline_at = m2s_now() + 60 };
     m2s_deliver(w->cfg, &opts, msg, &routes, media, w->state, w->bird, res);
-    m2s_routes_free(&routes);
+    m2s_routes_clear(&routes);
 }
 
 static bool is_sent(world *w, const m2s_message *msg, const char *number)

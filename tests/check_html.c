@@ -235,7 +235,7 @@ START_TEST(test_garbage)
     t = m2s_html_to_text(b.data, b.len, 0);
     ck_assert_ptr_nonnull(t);
     free(t);
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
 }
 END_TEST
 
@@ -259,7 +259,7 @@ START_TEST(test_max_text)
     ck_assert(strstr(part, "Paragraph 1999") == NULL);
     free(all);
     free(part);
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
 }
 END_TEST
 
@@ -300,7 +300,7 @@ START_TEST(test_boilerplate)
     for (int i = 0; i < 40; i++)
         m2s_buf_adds(&b, "Server db1 reports load. ");
     ck_assert(!m2s_text_is_boilerplate(b.data));
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
 }
 END_TEST
 

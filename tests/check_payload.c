@@ -278,7 +278,7 @@ START_TEST(test_options)
     ck_assert_int_eq(json_object_get_int64(v), 3600);
     ASSERT_JSTR(o, "scheduledFor", "2026-03-01T08:00:00Z");
     json_object_put(o);
-    m2s_strv_free(&tags);
+    m2s_strv_clear(&tags);
 
     /* an empty tag list is not sent */
     m2s_strv none = { 0 };
@@ -398,9 +398,9 @@ START_TEST(test_template_message)
     ck_assert_ptr_null(strstr(raw, "this text must not be sent"));
     free(raw);
     json_object_put(o);
-    m2s_strv_free(&values);
-    m2s_strv_free(&t.param_keys);
-    m2s_strv_free(&t.param_values);
+    m2s_strv_clear(&values);
+    m2s_strv_clear(&t.param_keys);
+    m2s_strv_clear(&t.param_values);
 }
 END_TEST
 
@@ -599,7 +599,7 @@ START_TEST(test_error_huge)
     ck_assert(g_utf8_validate(t, -1, NULL));
     ck_assert_ptr_nonnull(strstr(t, "ValidationError"));
     free(t);
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
 }
 END_TEST
 

@@ -35,10 +35,10 @@ static void cfg_free(m2s_config *c)
 {
     for (size_t i = 0; i < c->n_aliases; i++) {
         free(c->aliases[i].name);
-        m2s_strv_free(&c->aliases[i].numbers);
+        m2s_strv_clear(&c->aliases[i].numbers);
     }
     free(c->aliases);
-    m2s_strv_free(&c->allowed_prefixes);
+    m2s_strv_clear(&c->allowed_prefixes);
     free(c->default_country);
     free(c);
 }
@@ -266,21 +266,21 @@ START_TEST(test_route_number)
     ck_assert_str_eq(r.t[0].number, "+31612345678");
     ck_assert_str_eq(r.t[0].recipient, "+31612345678@sms.example.com");
     ck_assert_ptr_null(r.t[0].alias);
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
 
     /* national, with <> and spaces around */
     route1(c, " <0612345678@sms.example.com> ", &r);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_str_eq(r.t[0].number, "+31612345678");
     ck_assert_str_eq(r.t[0].recipient, "0612345678@sms.example.com");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
 
     /* local part is before the LAST '@' */
     route1(c, "\"a@b\"@x@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
     ck_assert_str_eq(r.fail[0].st.why, "unknown recipient \"a@b@x\"");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
@@ -293,12 +293,12 @@ START_TEST(test_route_quoted_local)
     ck_assert_uint_eq(r.n, 1);
     ck_assert_uint_eq(r.n_fail, 0);
     ck_assert_str_eq(r.t[0].number, "+31612345678");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
 
     route1(c, "<\"06 1234 5678\"@sms.example.com>", &r);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_str_eq(r.t[0].number, "+31612345678");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
@@ -316,7 +316,7 @@ START_TEST(test_route_alias_case)
     ck_assert_ptr_eq(r.t[0].alias, &c->aliases[0]);
     ck_assert_ptr_eq(r.t[1].alias, &c->aliases[0]);
     ck_assert_str_eq(r.t[0].recipient, "OnCall@sms.example.com");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     ck_assert_ptr_null(r.t);
     ck_assert_uint_eq(r.n, 0);
     cfg_free(c);
@@ -333,17 +333,17 @@ START_TEST(test_route_alias_before_number)
     route1(c, "112@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_str_eq(r.t[0].number, "+31611111111");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     route1(c, "ONCALL+URGENT@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_str_eq(r.t[0].number, "+31622222222");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     /* an extension is not stripped: "oncall+other" is unknown */
     route1(c, "oncall+other@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
     ck_assert_int_eq(r.fail[0].st.cls, M2S_E_UNKNOWN_RCPT);
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
@@ -369,7 +369,7 @@ START_TEST(test_route_dedup)
     ck_assert_ptr_eq(r.t[1].alias, &c->aliases[0]);
     ck_assert_str_eq(r.t[2].recipient, "ops@sms.example.com");
     ck_assert_ptr_eq(r.t[2].alias, &c->aliases[1]);
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
 
     /* the same recipient twice */
     char *twice[] = { "0612345678@sms.example.com", "+31612345678@sms.example.com" };
@@ -377,7 +377,7 @@ START_TEST(test_route_dedup)
     m2s_route(c, twice, 2, &r);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_str_eq(r.t[0].recipient, "0612345678@sms.example.com");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
@@ -405,7 +405,7 @@ START_TEST(test_route_unknown)
     ck_assert_int_eq(r.fail[2].st.cls, M2S_E_UNKNOWN_RCPT);
     ck_assert_ptr_nonnull(strstr(r.fail[2].st.why, "unknown recipient \"+3161234\" ("));
     ck_assert_ptr_nonnull(strstr(r.fail[2].st.why, "too short"));
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     ck_assert_ptr_null(r.fail);
     ck_assert_uint_eq(r.n_fail, 0);
 
@@ -413,14 +413,14 @@ START_TEST(test_route_unknown)
     route1(c, "bad\nname@sms.example.com", &r);
     ck_assert_uint_eq(r.n_fail, 1);
     ck_assert_ptr_null(strchr(r.fail[0].st.why, '\n'));
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
 
     /* empty address */
     route1(c, "<>", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
     ck_assert_str_eq(r.fail[0].st.why, "unknown recipient \"\"");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
@@ -449,7 +449,7 @@ START_TEST(test_route_prefix)
     ck_assert_int_eq(r.fail[1].st.cls, M2S_E_PREFIX);
     ck_assert_str_eq(r.fail[1].recipient, "mixed@sms.example.com");
     ck_assert_str_eq(r.fail[1].number, "+447700900123");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
@@ -469,24 +469,24 @@ START_TEST(test_route_bad_alias_number)
     ck_assert_ptr_nonnull(strstr(r.fail[0].st.why, "invalid"));
     ck_assert_ptr_nonnull(strstr(r.fail[0].st.why, "\"team\""));
     ck_assert_str_eq(r.fail[1].number, "call me");
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
 
     route1(c, "empty@sms.example.com", &r);
     ck_assert_uint_eq(r.n, 0);
     ck_assert_uint_eq(r.n_fail, 1);
     ck_assert_int_eq(r.fail[0].st.cls, M2S_E_UNKNOWN_RCPT);
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
     cfg_free(c);
 }
 END_TEST
 
 START_TEST(test_routes_free_null_safe)
 {
-    m2s_routes_free(NULL);
+    m2s_routes_clear(NULL);
     m2s_routes r;
     memset(&r, 0, sizeof r);
-    m2s_routes_free(&r);
-    m2s_routes_free(&r);
+    m2s_routes_clear(&r);
+    m2s_routes_clear(&r);
     ck_assert_uint_eq(r.n, 0);
     /* no recipients at all */
     m2s_config *c = cfg_new(NULL);

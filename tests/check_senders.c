@@ -22,8 +22,8 @@ static m2s_config *cfg_new(m2s_sender_check check)
 
 static void cfg_free(m2s_config *c)
 {
-    m2s_strv_free(&c->senders_allowed);
-    m2s_strv_free(&c->senders_trusted);
+    m2s_strv_clear(&c->senders_allowed);
+    m2s_strv_clear(&c->senders_trusted);
     free(c->sender_token);
     free(c);
 }
@@ -49,8 +49,8 @@ static void mail_free(m2s_mail *m)
     free(m->subject);
     free(m->from_addr);
     free(m->from_name);
-    m2s_strv_free(&m->header_names);
-    m2s_strv_free(&m->header_values);
+    m2s_strv_clear(&m->header_names);
+    m2s_strv_clear(&m->header_values);
     free(m);
 }
 
@@ -402,7 +402,7 @@ START_TEST(test_trusted)
     ck_assert(!m2s_senders_trusted(c, "ops@example.com", other));
 
     /* senders.allowed is not senders.trusted */
-    m2s_strv_free(&c->senders_trusted);
+    m2s_strv_clear(&c->senders_trusted);
     m2s_strv_add(&c->senders_allowed, "*");
     ck_assert(!m2s_senders_trusted(c, "ops@example.com", ok));
 

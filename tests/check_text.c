@@ -58,7 +58,7 @@ static void enc(char *out, unsigned int cp)
         m2s_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
     }
     strcpy(out, b.data);
-    m2s_buf_free(&b);
+    m2s_buf_clear(&b);
 }
 
 /* 0 if not GSM-7, else septets, from the tables above. */
@@ -287,7 +287,7 @@ START_TEST(test_count_random_property)
         ck_assert_int_eq(c.encoding == M2S_ENC_GSM7, rgsm);
         ck_assert_uint_eq(c.units, runits);
         ck_assert_msg(c.parts == rparts, "iter %d: parts %d want %d", iter, c.parts, rparts);
-        m2s_buf_free(&b);
+        m2s_buf_clear(&b);
     }
 }
 END_TEST
@@ -540,7 +540,7 @@ START_TEST(test_fit_random)
             ck_assert(strncmp(t, b.data, strlen(t) - ml) == 0);
         }
         free(t);
-        m2s_buf_free(&b);
+        m2s_buf_clear(&b);
     }
 }
 END_TEST
@@ -781,7 +781,7 @@ START_TEST(test_cut_random)
             free(f);
         }
         free(t);
-        m2s_buf_free(&b);
+        m2s_buf_clear(&b);
     }
 }
 END_TEST
@@ -899,7 +899,7 @@ START_TEST(test_tidy_strip_and_blank)
     t = tidy("", true, true, true, &re);
     ck_assert_str_eq(t, "");
     free(t);
-    m2s_strv_free(&re);
+    m2s_strv_clear(&re);
 }
 END_TEST
 
