@@ -321,21 +321,6 @@ out:
 
 /* ------------------------------------------------ directory store */
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write one item into dir under a new random name; *name is that name. */
 static int write_item(const char *dir, const m2s_attachment *a, char **name, char **why)
 {
@@ -362,7 +347,7 @@ static int write_item(const char *dir, const m2s_attachment *a, char **name, cha
         *why = xasprintf("media.directory %s: cannot create a file: %s", dir, strerror(errno));
         goto out;
     }
-    if (write_all(fd, a->data, a->len) != 0 || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+    if (m2s_write_all(fd, a->data, a->len) != 0 || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
         *why = xasprintf("media.directory %s: cannot write \"%s\": %s", dir, a->filename,
                          strerror(errno));
         goto out;

@@ -289,6 +289,22 @@ int m2s_read_all(int fd, size_t limit, m2s_buf *out, bool *too_large)
     }
 }
 
+int m2s_write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 int m2s_random_bytes(void *p, size_t n)
 {
     unsigned char *q = p;

@@ -71,6 +71,10 @@ double m2s_now(void);
  * blocks). Returns 0, or -1 with errno set. */
 int m2s_read_all(int fd, size_t limit, m2s_buf *out, bool *too_large);
 
+/* Write all len bytes of data to fd, across short writes and EINTR.
+ * 0, or -1 with errno set. */
+int m2s_write_all(int fd, const void *data, size_t len);
+
 /* Fill p with n cryptographically random bytes (getrandom). 0 on success. */
 int m2s_random_bytes(void *p, size_t n);
 
