@@ -50,6 +50,9 @@ static int lease_starts(void *ctx, long n, double interval, double *delay)
     return m2s_state_rate_lease(rc->state, rc->bucket, n, interval, delay);
 }
 
+/* How long a run waits for another run's probe before it defers. */
+#define OUTAGE_WAIT_SECONDS 5.0
+
 /* A wall-clock time as the log writes it: 2024-05-01 04:31:00 UTC. */
 static void clock_text(double t, char out[32])
 {
@@ -70,7 +73,19 @@ static m2s_class outage_gate(const m2s_config *cfg, m2s_state *state, bool *prob
     *probe = false;
     if (!state || cfg->outage_probe <= 0)
         return M2S_OK;
-    switch (m2s_state_outage_check(state, (double)cfg->deadline + 60, &since, &next)) {
+    m2s_outage o = m2s_state_outage_check(state, (double)cfg->deadline + 60, &since, &next);
+    /* A probe under way may end the outage in a moment (the API is back):
+     * wait for it a little, so that a queue run after the API returns
+     * delivers everything, not only the probe's mail. */
+    double wait = (double)cfg->deadline / 4 < OUTAGE_WAIT_SECONDS ? (double)cfg->deadline / 4
+                                                                   : OUTAGE_WAIT_SECONDS;
+    double wait_until = m2s_now() + wait;
+    while (o == M2S_OUTAGE_DEFER && next <= (double)time(NULL) && m2s_now() < wait_until) {
+        struct timespec ts = { 0, 200 * 1000000L };
+        nanosleep(&ts, NULL);
+        o = m2s_state_outage_check(state, (double)cfg->deadline + 60, &since, &next);
+    }
+    switch (o) {
     case M2S_OUTAGE_NONE:
         return M2S_OK;
     case M2S_OUTAGE_PROBE:
