@@ -11,15 +11,18 @@ what=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential autoconf automake pkg-config ca-certificates
       libgmime-3.0-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev
-      libxml2-dev libsqlite3-dev check python3
+      libxml2-dev libsqlite3-dev libpq-dev check python3
       dpkg-dev debhelper fakeroot"
 if [ "$what" = test ]; then
     # Postfix for the end-to-end tests (they start a private instance of
     # their own; the system instance is left unconfigured), valgrind and
     # clang for memory checks and fuzzing, Debian tools for the package.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    # PostgreSQL for the shared state store's tests (they run a private
+    # cluster of their own with initdb and pg_ctl; the cluster the package
+    # makes is left alone).
     pkgs="$pkgs time valgrind postfix groff-base clang libclang-rt-14-dev
-          openssl"
+          openssl postgresql"
 fi
 apt-get update -qq
 # shellcheck disable=SC2086

@@ -50,7 +50,7 @@ check_suite() {     # check_suite BUILDDIR [configure args...]
     shift
     ./scripts/build.sh "$b" "$@" || return 1
     rc=0
-    make -C "$b" -j2 check M2S_REQUIRE_POSTFIX=1 >"$b/check.out" 2>&1 || rc=1
+    make -C "$b" -j2 check M2S_REQUIRE_POSTFIX=1 M2S_REQUIRE_POSTGRESQL=1 >"$b/check.out" 2>&1 || rc=1
     grep -E '^(# |PASS|FAIL|ERROR|XPASS|XFAIL|SKIP)' "$b/check.out" | grep -vE '^PASS' || true
     collect "$b"
     [ $rc = 0 ] || show_failures "$b"

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "util.h"
 
-enum { OPT_CHECK_CONFIG = 256, OPT_HELP, OPT_VERSION };
+enum { OPT_CHECK_CONFIG = 256, OPT_HELP, OPT_VERSION, OPT_INIT_STATE };
 
 static const struct option long_opts[] = {
     { "config",       required_argument, NULL, 'c' },
@@ -18,6 +18,7 @@ static const struct option long_opts[] = {
     { "dry-run",      no_argument,       NULL, 'n' },
     { "verbose",      no_argument,       NULL, 'v' },
     { "check-config", no_argument,       NULL, OPT_CHECK_CONFIG },
+    { "init-state",   no_argument,       NULL, OPT_INIT_STATE },
     { "help",         no_argument,       NULL, OPT_HELP },
     { "version",      no_argument,       NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 }
@@ -38,6 +39,7 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
         case 'n': out->dry_run = true; break;
         case 'v': out->verbose = true; break;
         case OPT_CHECK_CONFIG: out->check_config = true; break;
+        case OPT_INIT_STATE: out->init_state = true; break;
         case OPT_HELP: out->help = true; break;
         case OPT_VERSION: out->version = true; break;
         case ':':
@@ -60,6 +62,13 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
     out->n_recipients = argc - optind;
     if (out->help || out->version)
         return 0;
+    if (out->init_state) {
+        if (out->n_recipients > 0 || out->check_config) {
+            *why = xstrdup("--init-state takes no recipients");
+            return -1;
+        }
+        return 0;
+    }
     if (out->check_config) {
         if (out->n_recipients > 0) {
             *why = xstrdup("--check-config takes no recipients");
@@ -84,6 +93,7 @@ void m2s_cli_usage(FILE *out)
 {
     fputs("Usage: mail2sms [-c FILE] [-f SENDER] [-q QUEUE_ID] [-n] [-v] [--] RECIPIENT...\n"
           "       mail2sms --check-config [-c FILE]\n"
+          "       mail2sms --init-state [-c FILE]\n"
           "       mail2sms --help | --version\n"
           "\n"
           "Reads one mail on standard input and sends it as SMS/MMS through Bird.\n"
@@ -95,6 +105,7 @@ void m2s_cli_usage(FILE *out)
           "  -n, --dry-run         print the requests as JSON lines; no network, no writes\n"
           "  -v, --verbose         also log to standard error, with detail\n"
           "      --check-config    validate the configuration, print a summary\n"
+          "      --init-state      create or migrate the state store's schema\n"
           "      --help            this text\n"
           "      --version         version and libraries\n"
           "\n"

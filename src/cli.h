@@ -2,6 +2,7 @@
  *
  *   mail2sms [-c FILE] [-f SENDER] [-q QUEUE_ID] [-n] [-v] [--] RECIPIENT...
  *   mail2sms --check-config [-c FILE]
+ *   mail2sms --init-state [-c FILE]
  *   mail2sms --help | --version
  *
  * Strings in m2s_cli are borrowed from argv.
@@ -19,6 +20,7 @@ typedef struct m2s_cli {
     bool dry_run;
     bool verbose;
     bool check_config;
+    bool init_state;
     bool help;
     bool version;
     char **recipients;          /* points into argv */
@@ -26,8 +28,8 @@ typedef struct m2s_cli {
 } m2s_cli;
 
 /* Parse argv. Returns 0, or -1 with *why a new one-line reason (caller
- * frees). Recipients are required unless --check-config, --help or
- * --version is given. */
+ * frees). Recipients are required unless --check-config, --init-state,
+ * --help or --version is given. */
 int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why);
 
 void m2s_cli_usage(FILE *out);

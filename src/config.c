@@ -63,6 +63,7 @@ static const key_def keys[] = {
     { "bird.connect_timeout",       K_INT,   OFF(connect_timeout), NULL, 1, 600, "integer" },
     { "bird.concurrency",           K_INT,   OFF(concurrency), NULL, 1, 64, "integer" },
     { "bird.max_rate",              K_NUM,   OFF(max_rate), NULL, 0.1, 500, "number" },
+    { "bird.outage_probe",          K_INT,   OFF(outage_probe), NULL, 0, 3600, "integer" },
     { "recipients",                 K_GROUP, NOFF, NULL, 0, 0, "group" },
     { "recipients.default_country", K_STR,   OFF(default_country), NULL, 0, 0, "string" },
     { "recipients.allowed_prefixes", K_LIST, OFF(allowed_prefixes), NULL, 0, 0, "list" },
@@ -102,12 +103,17 @@ static const key_def keys[] = {
     { "limits",                     K_GROUP, NOFF, NULL, 0, 0, "group" },
     { "limits.per_number_per_hour", K_INT,   OFF(per_number_per_hour), NULL, 0, 1e9, "integer" },
     { "limits.per_sender_per_hour", K_INT,   OFF(per_sender_per_hour), NULL, 0, 1e9, "integer" },
+    { "limits.duplicate_window",    K_INT,   OFF(duplicate_window), NULL, 0, 86400, "integer" },
     { "limits.on_exceed",           K_ENUM,  OFF(on_exceed), "defer|drop", 0, 0, "string" },
     { "limits.max_message_bytes",   K_INT64, OFF(max_message_bytes), NULL, 1024, 1e10, "integer" },
     { "limits.max_mime_depth",      K_INT,   OFF(max_mime_depth), NULL, 1, 1000, "integer" },
     { "limits.max_mime_parts",      K_INT,   OFF(max_mime_parts), NULL, 1, 100000, "integer" },
     { "state",                      K_GROUP, NOFF, NULL, 0, 0, "group" },
     { "state.retention_days",       K_INT,   OFF(retention_days), NULL, 1, 3650, "integer" },
+    { "state.backend",              K_ENUM,  OFF(state_backend), "sqlite|postgresql", 0, 0, "string" },
+    { "state.postgresql",           K_STR,   OFF(state_postgresql), NULL, 0, 0, "string" },
+    { "state.password_file",        K_STR,   OFF(state_password_file), NULL, 0, 0, "string" },
+    { "state.claim_ttl",            K_INT,   OFF(claim_ttl), NULL, 10, 86400, "integer" },
     { "state_dir",                  K_STR,   OFF(state_dir), NULL, 0, 0, "string" },
     { "log_file",                   K_STR,   OFF(log_file), NULL, 0, 0, "string" },
     { "log_time",                   K_ENUM,  OFF(log_time), "postfix|iso8601", 0, 0, "string" },
@@ -715,29 +721,32 @@ static bool id_placeholder(const char *s)
     return s && strchr(s, '0') && strspn(s, "0-") == strlen(s);
 }
 
-static char *read_key_file(loader *ld, const config_setting_t *s, const char *path)
+/* The one line of an owner-only secret file, named by key (new string),
+ * or NULL with a problem. */
+static char *read_key_file(loader *ld, const config_setting_t *s, const char *key_name,
+                           const char *path)
 {
     char *key = NULL;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        problem(ld, s, "cannot read bird.access_key_file %s: %s", path, strerror(errno));
+        problem(ld, s, "cannot read %s %s: %s", key_name, path, strerror(errno));
         goto out;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        problem(ld, s, "bird.access_key_file %s is not a regular file", path);
+        problem(ld, s, "%s %s is not a regular file", key_name, path);
         goto out;
     }
     if (st.st_mode & 077) {
-        problem(ld, s, "bird.access_key_file %s can be read by others (mode %04o); "
-                "make it owner-only: chmod 600", path, (unsigned)(st.st_mode & 07777));
+        problem(ld, s, "%s %s can be read by others (mode %04o); "
+                "make it owner-only: chmod 600", key_name, path, (unsigned)(st.st_mode & 07777));
         goto out;
     }
     m2s_buf b;
     m2s_buf_init(&b);
     bool big = false;
     if (m2s_read_all(fd, 4096, &b, &big) != 0 || big) {
-        problem(ld, s, "bird.access_key_file %s could not be read", path);
+        problem(ld, s, "%s %s could not be read", key_name, path);
         m2s_buf_clear(&b);
         goto out;
     }
@@ -796,7 +805,7 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
     if (cfg->access_key && cfg->access_key_file) {
         problem(ld, ks, "set only one of bird.access_key and bird.access_key_file");
     } else if (cfg->access_key_file) {
-        cfg->access_key = read_key_file(ld, kfs, cfg->access_key_file);
+        cfg->access_key = read_key_file(ld, kfs, "bird.access_key_file", cfg->access_key_file);
     } else if (cfg->access_key) {
         if (file_shared)
             problem(ld, ks, "bird.access_key is set but %s can be read by others; "
@@ -867,6 +876,26 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
                 "media.max_total_bytes must not be smaller than media.max_bytes");
     if (!cfg->state_dir || cfg->state_dir[0] != '/')
         problem(ld, config_lookup(lc, "state_dir"), "state_dir must be an absolute path");
+    if (cfg->state_backend == M2S_BACKEND_POSTGRESQL && !cfg->state_postgresql)
+        problem(ld, config_lookup(lc, "state.backend"),
+                "state.backend = \"postgresql\" needs state.postgresql (a connection string)");
+    if (cfg->state_password_file) {
+        const config_setting_t *ps = config_lookup(lc, "state.password_file");
+        if (cfg->state_password_file[0] != '/')
+            problem(ld, ps, "state.password_file must be an absolute path");
+        else if ((cfg->state_password = read_key_file(ld, ps, "state.password_file",
+                                                      cfg->state_password_file)) &&
+                 !*cfg->state_password)
+            problem(ld, ps, "state.password_file %s is empty", cfg->state_password_file);
+    }
+    /* A living run never loses its claims to another: it ends by its
+     * deadline, before its claims run out. */
+    if (!config_lookup(lc, "state.claim_ttl") && cfg->claim_ttl < cfg->deadline + 60)
+        cfg->claim_ttl = cfg->deadline + 60;    /* the default follows a long deadline */
+    else if (cfg->claim_ttl < cfg->deadline)
+        problem(ld, config_lookup(lc, "state.claim_ttl"),
+                "state.claim_ttl (%lds) must be at least deadline (%lds)",
+                cfg->claim_ttl, cfg->deadline);
     if (cfg->log_file && cfg->log_file[0] != '/')
         problem(ld, config_lookup(lc, "log_file"), "log_file must be an absolute path");
     if (cfg->deadline < cfg->timeout + cfg->connect_timeout)
@@ -903,6 +932,9 @@ static void set_defaults(m2s_config *cfg)
     cfg->max_mime_parts = 500;
     cfg->state_dir = xstrdup(LOCALSTATEDIR "/lib/mail2sms");
     cfg->retention_days = 30;
+    cfg->state_backend = M2S_BACKEND_SQLITE;
+    cfg->claim_ttl = 300;
+    cfg->outage_probe = 60;
     cfg->deadline = 120;
 }
 
@@ -1016,6 +1048,12 @@ void m2s_config_free(m2s_config *cfg)
     free(cfg->media_directory);
     free(cfg->media_base_url);
     free(cfg->state_dir);
+    free(cfg->state_postgresql);
+    free(cfg->state_password_file);
+    if (cfg->state_password) {
+        explicit_bzero(cfg->state_password, strlen(cfg->state_password));
+        free(cfg->state_password);
+    }
     free(cfg->log_file);
     free(cfg);
 }
@@ -1086,6 +1124,14 @@ void m2s_config_summary(const m2s_config *cfg, const char *endpoint, FILE *out)
     fprintf(out, "limits: %ld per number per hour, %ld per sender per hour (%s), "
             "mail up to %lld bytes\n", cfg->per_number_per_hour, cfg->per_sender_per_hour,
             CHOICE(w_exceed, cfg->on_exceed), (long long)cfg->max_message_bytes);
-    fprintf(out, "state: %s (journal kept %ld days)\n", cfg->state_dir, cfg->retention_days);
+    fprintf(out, "state: %s (journal kept %ld days, claims held %lds by a dead run, "
+            "duplicate window %lds)\n",
+            cfg->state_backend == M2S_BACKEND_POSTGRESQL ? "postgresql" : cfg->state_dir,
+            cfg->retention_days, cfg->claim_ttl, cfg->duplicate_window);
+    if (cfg->outage_probe > 0)
+        fprintf(out, "outage: after a run's retries fail, defer at once; probe every %lds\n",
+                cfg->outage_probe);
+    else
+        fprintf(out, "outage: every run tries the API (bird.outage_probe = 0)\n");
     fprintf(out, "log: %s\n", cfg->log_file ? cfg->log_file : "syslog (facility mail)");
 }

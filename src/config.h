@@ -8,7 +8,8 @@
  *
  * The access key is read from bird.access_key_file (refused when group- or
  * world-readable) or bird.access_key. It is held only in cfg->access_key and
- * never printed, logged or put on a command line.
+ * never printed, logged or put on a command line. The same holds for the
+ * PostgreSQL password of state.password_file, in cfg->state_password.
  */
 #ifndef M2S_CONFIG_H
 #define M2S_CONFIG_H
@@ -28,6 +29,7 @@ typedef enum { M2S_TOO_LARGE_NOTE, M2S_TOO_LARGE_REJECT } m2s_on_too_large;
 typedef enum { M2S_PRESIGN_CHANNEL, M2S_PRESIGN_WORKSPACE } m2s_presign_path;
 typedef enum { M2S_EXCEED_DEFER, M2S_EXCEED_DROP } m2s_on_exceed;
 typedef enum { M2S_LOG_TIME_POSTFIX, M2S_LOG_TIME_ISO8601 } m2s_log_time;
+typedef enum { M2S_BACKEND_SQLITE, M2S_BACKEND_POSTGRESQL } m2s_state_backend_kind;
 typedef enum { M2S_SENDER_CHECK_BOTH, M2S_SENDER_CHECK_ENVELOPE, M2S_SENDER_CHECK_HEADER } m2s_sender_check;
 
 /* A Bird template: sent as "template" instead of a "body". parameters are
@@ -74,7 +76,9 @@ typedef struct m2s_config {
     long timeout;                   /* seconds per HTTP request, default 20 */
     long connect_timeout;           /* default 10 */
     long concurrency;               /* parallel requests, default 8 */
-    double max_rate;                /* requests per second, default 50 */
+    double max_rate;                /* requests per second, default 50; with a
+                                     * shared store, for every relay together */
+    long outage_probe;              /* seconds between probes of a down API, default 60; 0 = off */
 
     /* recipients */
     char *default_country;          /* digits, NULL = none */
@@ -121,6 +125,7 @@ typedef struct m2s_config {
     /* limits */
     long per_number_per_hour;       /* 0 = unlimited */
     long per_sender_per_hour;       /* 0 = unlimited */
+    long duplicate_window;          /* seconds; 0 = off */
     m2s_on_exceed on_exceed;
     int64_t max_message_bytes;      /* default 30 MiB */
     long max_mime_depth;            /* default 20 */
@@ -131,6 +136,11 @@ typedef struct m2s_config {
     char *log_file;                 /* NULL: syslog */
     m2s_log_time log_time;          /* log_file's time stamps, default Postfix's */
     long retention_days;            /* default 30 */
+    m2s_state_backend_kind state_backend;   /* default sqlite */
+    char *state_postgresql;         /* libpq connection string or URI */
+    char *state_password_file;
+    char *state_password;           /* SECRET: never print; from state.password_file */
+    long claim_ttl;                 /* seconds a dead process's claim holds, default 300 */
 
     long deadline;                  /* seconds for the whole run, default 120 */
 } m2s_config;

@@ -28,6 +28,8 @@ typedef struct job {
     bool logged;                /* its line is in the log */
     bool sent_before;           /* the journal says this mail reached it already */
     bool rate_taken;            /* holds one per-number storm-limit event */
+    bool duplicate;             /* the same text reached it from another mail */
+    char *dup_text;             /* the text recorded for limits.duplicate_window */
     long suppressed;            /* taken from the state, re-added on failure */
     m2s_http_req req;
 } job;
@@ -42,6 +44,7 @@ typedef struct batch_ctx {
     m2s_state *state;
     const m2s_bird *bird;
     const char *key;
+    m2s_deliver_tally *tally;
 } batch_ctx;
 
 /* ------------------------------------------------------------ text */
@@ -93,16 +96,70 @@ static void on_done(m2s_http_req *req, void *user)
 {
     batch_ctx *ctx = user;
     job *j = job_of(req);
-    if (m2s_bird_sent(ctx->bird, req, j->t->number, &j->id, &j->st) == M2S_OK && ctx->state) {
+    m2s_class c = m2s_bird_sent(ctx->bird, req, j->t->number, &j->id, &j->st);
+    if (c == M2S_OK && ctx->state) {
         if (m2s_state_mark_sent(ctx->state, ctx->key, j->t->number, j->id) != 0)
             m2s_log(LOG_ERR, "number=%s: sent, but the journal could not record it",
                     j->t->number);
         j->claimed = false;
     }
+    /* Any answer of Bird's but 5xx and 429 shows the API is up. */
+    if (c == M2S_E_API_TEMP || c == M2S_E_NETWORK) {
+        if (req->attempts > 0)
+            ctx->tally->unavailable++;
+    } else {
+        ctx->tally->answered++;
+    }
     log_job(j);
 }
 
 /* --------------------------------------------------------- limits */
+
+/* limits.duplicate_window: the text this number would get (without the
+ * suppressed count, which differs between copies, and without media,
+ * whose links differ between uploads), recorded for this mail unless
+ * another mail gave it the same one inside the window. */
+static void take_duplicate(const m2s_config *cfg, m2s_state *st, const m2s_message *msg,
+                           job *j)
+{
+    m2s_sms sms;
+    m2s_status tmp = M2S_STATUS_INIT;
+    bool dup = false;
+    if (m2s_compose_sms(cfg, msg, j->t->alias, j->t->number, 0, NULL, &sms, &tmp) != M2S_OK) {
+        m2s_status_clear(&tmp);
+        return;             /* build_request will say why */
+    }
+    m2s_buf b;
+    m2s_buf_init(&b);
+    if (sms.text)
+        m2s_buf_adds(&b, sms.text);
+    else if (sms.tmpl) {
+        m2s_buf_printf(&b, "template %s", sms.tmpl->project_id);
+        for (size_t i = 0; i < sms.tmpl_values.n; i++)
+            m2s_buf_printf(&b, "\n%s", sms.tmpl_values.v[i]);
+    }
+    char *text = m2s_buf_steal(&b);
+    m2s_sms_clear(&sms);
+    if (!text)
+        text = xstrdup("");
+    if (m2s_state_dup_take(st, j->t->number, text, msg->key, (double)cfg->duplicate_window,
+                           &dup) != 0) {
+        m2s_status_set(&j->st, M2S_E_STATE, NULL, "state store: cannot check for duplicates");
+        free(text);
+        return;
+    }
+    if (!dup) {
+        j->dup_text = text;
+        return;
+    }
+    free(text);
+    /* Done for this mail: a retry of it finds the number sent. */
+    m2s_state_mark_sent(st, msg->key, j->t->number, "duplicate");
+    j->claimed = false;
+    j->duplicate = true;
+    m2s_status_set(&j->st, M2S_DROPPED, NULL, "the same text reached %s from another mail "
+                   "within limits.duplicate_window (%lds)", j->t->number, cfg->duplicate_window);
+}
 
 static void take_limits(const m2s_config *cfg, m2s_state *st, const m2s_message *msg,
                         job *j)
@@ -165,7 +222,7 @@ static void log_job(job *j)
         char *line = m2s_status_line(&j->st);
         m2s_log(j->st.cls == M2S_DROPPED ? LOG_NOTICE : LOG_WARNING,
                 "to=<%s>, number=%s, status=%s (%s)", j->t->recipient, j->t->number,
-                row->status, line);
+                j->duplicate ? "duplicate" : row->status, line);
         free(line);
     }
 }
@@ -288,7 +345,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
     job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
     m2s_http_req **reqs = xcalloc(n ? n : 1, sizeof *reqs);
     size_t n_req = 0;
-    batch_ctx ctx = { state, bird, msg->key };
+    m2s_deliver_tally tally_here = { 0 };
+    batch_ctx ctx = { state, bird, msg->key, opts->tally ? opts->tally : &tally_here };
     m2s_status sender_st = M2S_STATUS_INIT;
 
     /* Whole-mail storm limit per sender. */
@@ -306,8 +364,10 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
             continue;
         }
         if (state) {
-            double lease = opts->deadline_at - m2s_now() + 60;
-            switch (m2s_state_claim(state, msg->key, j->t->number, lease)) {
+            /* state.claim_ttl: how long a relay that dies holding the
+             * claim keeps the number from the others (at least the
+             * deadline, so a living run never loses it). */
+            switch (m2s_state_claim(state, msg->key, j->t->number, (double)cfg->claim_ttl)) {
             case M2S_CLAIM_OK:
                 j->claimed = true;
                 break;
@@ -321,6 +381,11 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
             default:
                 m2s_status_set(&j->st, M2S_E_STATE, NULL, "state store: cannot claim the number");
                 continue;
+            }
+            if (cfg->duplicate_window > 0) {
+                take_duplicate(cfg, state, msg, j);
+                if (j->st.cls != M2S_OK)
+                    continue;
             }
             take_limits(cfg, state, msg, j);
             if (j->st.cls != M2S_OK)
@@ -360,6 +425,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
             for (long k = 0; k < j->suppressed; k++)
                 m2s_state_suppressed_add(state, j->t->number);
         }
+        if (state && j->dup_text && j->st.cls != M2S_OK)
+            m2s_state_dup_give_back(state, j->t->number, j->dup_text, msg->key);
         if (!j->logged)
             log_job(j);
     }
@@ -384,6 +451,7 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         m2s_status_clear(&jobs[i].st);
         free(jobs[i].body);
         free(jobs[i].id);
+        free(jobs[i].dup_text);
         m2s_http_req_clear(&jobs[i].req);
     }
     m2s_status_clear(&sender_st);

@@ -28,9 +28,16 @@ void m2s_result_init(m2s_result *res, size_t n_rcpt);
 void m2s_result_set_all(m2s_result *res, const m2s_status *st);
 void m2s_result_clear(m2s_result *res);
 
+/* What Bird's answers said of the API itself, for the outage memory. */
+typedef struct m2s_deliver_tally {
+    size_t answered;            /* numbers Bird gave a final answer (yes, or a firm no) */
+    size_t unavailable;         /* numbers whose every try ended in 5xx, 429 or the network */
+} m2s_deliver_tally;
+
 typedef struct m2s_deliver_opts {
     const char *sender;         /* envelope sender, for per-sender limits; may be NULL */
     double deadline_at;         /* m2s_now() time */
+    m2s_deliver_tally *tally;   /* filled in when not NULL (borrowed) */
 } m2s_deliver_opts;
 
 /* The numbers of routes still to be sent for msg: every one, less those

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "log.h"
 
 #define MAX_RESPONSE (1024 * 1024)  /* more than any Bird reply; bounds memory */
 #define MIN_ATTEMPT_SECONDS 0.5     /* no new attempt with less time than this left */
@@ -57,6 +58,11 @@ struct m2s_http {
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
     m2s_transport_stats *stats; /* of the batch being run */
+    /* starts leased from the shared cap (base.gate): the next at tok_next,
+     * tok_left of them, window / n_window apart */
+    double tok_next;
+    long tok_left;
+    bool gate_failed;           /* the cap could not be had: logged once */
 };
 
 static char user_agent[96];
@@ -399,6 +405,56 @@ static bool rate_allows(const m2s_http *h, double now, double *wait)
     return false;
 }
 
+/* The shared cap (base.gate): whether a start may go now, leasing a block
+ * of at most want starts when none is left; else *wait. A leased start
+ * whose time has passed by more than a quarter of the spacing is dropped:
+ * used late it would crowd another process's next one. */
+static bool gate_allows(m2s_http *h, double now, long want, double *wait)
+{
+    const m2s_rate_gate *g = h->base.gate;
+    double interval = h->window / (double)h->n_window;
+    if (!g || h->gate_failed)
+        return true;
+    while (h->tok_left > 0 && h->tok_next < now - interval / 4)
+        h->tok_next += interval, h->tok_left--;
+    if (h->tok_left == 0) {
+        double delay = 0;
+        if (want < 1)
+            want = 1;
+        if (g->lease(g->ctx, want, interval, &delay) != 0) {
+            m2s_log(LOG_WARNING, "the shared rate cap cannot be had; keeping to this "
+                    "process's own bird.max_rate");
+            h->gate_failed = true;
+            return true;
+        }
+        h->tok_next = now + delay;
+        h->tok_left = want;
+    }
+    if (h->tok_next > now) {
+        *wait = h->tok_next - now;
+        return false;
+    }
+    return true;
+}
+
+/* A start taken from the leased block. */
+static void gate_take(m2s_http *h)
+{
+    if (!h->base.gate || h->gate_failed || h->tok_left == 0)
+        return;
+    h->tok_next += h->window / (double)h->n_window;
+    h->tok_left--;
+}
+
+/* Leases are asked for this many starts at most: a tenth of a second's
+ * worth, so the store is written about ten times a second at full rate. */
+static long gate_block(const m2s_http *h)
+{
+    double rate = h->cfg->max_rate > 0 ? h->cfg->max_rate : 50;
+    long b = (long)ceil(rate / 10);
+    return b < 1 ? 1 : b;
+}
+
 static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double deadline_at,
                      m2s_transport_stats *stats)
 {
@@ -417,6 +473,15 @@ static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double dea
     while (done < n) {
         double now = m2s_now();
         double next_wake = now + 1.0;
+        /* How many could start now: what a lease from the shared cap asks. */
+        long ready = 0;
+        for (size_t i = 0; i < n; i++)
+            if (slots[i].state == ST_PENDING && slots[i].next_at <= now)
+                ready++;
+        long free_slots = h->cfg->concurrency - (long)running;
+        long want = ready < free_slots ? ready : free_slots;
+        if (want > gate_block(h))
+            want = gate_block(h);
         /* Start what may start. */
         for (size_t i = 0; i < n; i++) {
             slot *s = &slots[i];
@@ -441,7 +506,7 @@ static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double dea
             if (running >= (size_t)h->cfg->concurrency)
                 continue;
             double wait = 0;
-            if (!rate_allows(h, now, &wait)) {
+            if (!rate_allows(h, now, &wait) || !gate_allows(h, now, want, &wait)) {
                 if (now + wait < next_wake)
                     next_wake = now + wait;
                 break;
@@ -454,6 +519,7 @@ static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double dea
                 done++;
                 continue;
             }
+            gate_take(h);
             running++;
         }
         /* Slots past the concurrency limit may also be out of time. */

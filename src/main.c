@@ -58,13 +58,15 @@ int main(int argc, char **argv)
         m2s_status_take(&st, M2S_E_USAGE, NULL, why);
         goto report;
     }
-    if (cli.help || cli.version || cli.check_config) {
+    if (cli.help || cli.version || cli.check_config || cli.init_state) {
         const char *path = cli.config_path ? cli.config_path : m2s_config_default_path();
         rc = EX_OK;
         if (cli.help)
             m2s_cli_usage(stdout);
         else if (cli.version)
             m2s_version_print(stdout);
+        else if (cli.init_state)
+            rc = m2s_run_init_state(path, stdout);
         else
             rc = m2s_run_check_config(path, stdout);
         goto out;

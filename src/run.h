@@ -1,7 +1,7 @@
 /* run.h - the whole job for one mail, as one call: parse, authorize,
  * route, compose, media, deliver. It keeps no state between calls: the
  * pipe (main.c) calls it once per process, a resident service once per
- * transaction. And the --check-config mode.
+ * transaction. And the --check-config and --init-state modes.
  */
 #ifndef M2S_RUN_H
 #define M2S_RUN_H
@@ -47,5 +47,10 @@ void m2s_run_report(const m2s_envelope *envelope, const m2s_status *st);
 /* --check-config: load path, print the summary or one line per problem
  * to out; returns the exit code (0, or 78 when it is not usable). */
 int m2s_run_check_config(const char *path, FILE *out);
+
+/* --init-state: load path, create or migrate the state store's schema
+ * and say so on out; returns the exit code (0; 78 for an unusable
+ * configuration; 75 when the store cannot be reached or changed). */
+int m2s_run_init_state(const char *path, FILE *out);
 
 #endif

@@ -1,202 +1,40 @@
-/* state.c - the journal, rate-limit counters and suppressed counts in one
- * SQLite database, state_dir/state.sqlite, shared by every mail2sms
- * process. See docs/state.md for the schema and the reasoning.
- *
- * Every change runs in its own BEGIN IMMEDIATE transaction: the write lock
- * is taken before anything is read, so the check ("is this number claimed?")
- * and the change ("claim it") cannot be split by another process. WAL mode
- * lets those short write transactions queue behind each other without
- * blocking readers; the busy timeout makes a waiting process sleep instead
- * of failing.
+/* state.c - the state store's one interface over its two backends
+ * (state_sqlite.c, state_pg.c): opening the one the configuration names,
+ * the name of this handle's claims, the schema checks of --init-state and
+ * --check-config, and the calls passed on with their arguments checked.
  */
 #include "build-config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "state.h"
+#include "state_pg.h"
+#include "state_sqlite.h"
 #include "util.h"
 
-#define STATE_FILE "state.sqlite"
-#define SCHEMA_VERSION 1
-/* How long one process waits for another's write transaction. Writers hold
- * the lock for well under a millisecond, so this is only reached when
- * something is badly wrong (a stuck process, a dead disk). */
-#define BUSY_TIMEOUT_MS 10000
-/* Rate-limit events are counted over one hour; keep them a little longer. */
-#define EVENT_KEEP_SECONDS (2 * 3600.0)
-
 struct m2s_state {
-    sqlite3 *db;
-    char *owner;            /* pid@host:token, names our claims */
+    const m2s_state_ops *ops;
+    void *b;                /* the backend's handle */
+    char *owner;            /* pid@host:token, names our claims and probes */
 };
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS journal ("
-    "  mail_key TEXT NOT NULL,"
-    "  number TEXT NOT NULL,"
-    "  state TEXT NOT NULL CHECK (state IN ('claimed', 'sent')),"
-    "  owner TEXT,"
-    "  lease_until REAL,"
-    "  message_id TEXT,"
-    "  updated REAL NOT NULL,"
-    "  PRIMARY KEY (mail_key, number));"
-    "CREATE INDEX IF NOT EXISTS journal_updated ON journal (updated);"
-    "CREATE TABLE IF NOT EXISTS events ("
-    "  kind TEXT NOT NULL,"
-    "  who TEXT NOT NULL,"
-    "  t REAL NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_who ON events (kind, who, t);"
-    "CREATE INDEX IF NOT EXISTS events_t ON events (t);"
-    "CREATE TABLE IF NOT EXISTS suppressed ("
-    "  number TEXT PRIMARY KEY,"
-    "  n INTEGER NOT NULL,"
-    "  updated REAL NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS suppressed_updated ON suppressed (updated);";
-
-/* Wall-clock time: leases and rate windows are compared between processes,
- * so the monotonic clock (per boot, but not comparable in meaning across a
- * reboot) is not the right one here. */
-static double wall_now(void)
+void m2s_state_where_of(const m2s_config *cfg, const char *dir, m2s_state_where *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void db_error(m2s_state *st, const char *what)
-{
-    m2s_log(LOG_ERR, "state: %s: %s", what, sqlite3_errmsg(st->db));
-}
-
-static bool is_busy(int rc)
-{
-    rc &= 0xff;
-    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
-}
-
-/* A short random pause before trying again, so waiting processes spread out. */
-static void backoff(void)
-{
-    unsigned char r = 0;
-    if (m2s_random_bytes(&r, 1) < 0)
-        r = 128;
-    struct timespec ts = { 0, (long)(1000000 + (long)r * 20000) };   /* 1-6 ms */
-    nanosleep(&ts, NULL);
-}
-
-/* Run sql (no rows expected), retrying while the database is busy. SQLite's
- * busy handler covers most waits; a few lock conflicts (WAL recovery, the
- * first switch to WAL) return SQLITE_BUSY at once, hence the loop. */
-static int exec_retry(sqlite3 *db, const char *sql)
-{
-    double deadline = m2s_now() + BUSY_TIMEOUT_MS / 1000.0;
-    for (;;) {
-        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            return SQLITE_OK;
-        if (!is_busy(rc) || m2s_now() >= deadline)
-            return rc;
-        backoff();
-    }
-}
-
-static int begin(m2s_state *st)
-{
-    if (exec_retry(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        db_error(st, "cannot start a transaction");
-        return -1;
-    }
-    return 0;
-}
-
-static int commit(m2s_state *st)
-{
-    if (exec_retry(st->db, "COMMIT") != SQLITE_OK) {
-        db_error(st, "cannot commit");
-        return -1;
-    }
-    return 0;
-}
-
-/* Undo an open transaction, if any (after an error). */
-static void rollback(m2s_state *st)
-{
-    if (!sqlite3_get_autocommit(st->db))
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* Prepare sql and bind its parameters in order from the variadic list, as
- * types says: 's' text (NULL binds NULL), 'd' double, 'l' long. NULL on
- * error (logged). The caller finalizes the statement. */
-static sqlite3_stmt *prepare(m2s_state *st, const char *sql, const char *types, ...)
-{
-    sqlite3_stmt *s = NULL;
-    va_list ap;
-    va_start(ap, types);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        db_error(st, "cannot prepare a statement");
-        goto fail;
-    }
-    for (int i = 0; types[i]; i++) {
-        int rc;
-        switch (types[i]) {
-        case 's': {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT)
-                   : sqlite3_bind_null(s, i + 1);
-            break;
-        }
-        case 'd':
-            rc = sqlite3_bind_double(s, i + 1, va_arg(ap, double));
-            break;
-        case 'l':
-            rc = sqlite3_bind_int64(s, i + 1, (sqlite3_int64)va_arg(ap, long));
-            break;
-        default:
-            rc = SQLITE_MISUSE;
-            break;
-        }
-        if (rc != SQLITE_OK) {
-            db_error(st, "cannot bind a parameter");
-            goto fail;
-        }
-    }
-    va_end(ap);
-    return s;
-fail:
-    va_end(ap);
-    sqlite3_finalize(s);
-    return NULL;
-}
-
-/* Step a statement that returns no rows, then finalize it. 0 or -1. */
-static int run(m2s_state *st, sqlite3_stmt *s, const char *what)
-{
-    int ret = 0;
-    if (!s)
-        return -1;
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        db_error(st, what);
-        ret = -1;
-    }
-    sqlite3_finalize(s);
-    return ret;
+    w->backend = cfg->state_backend;
+    w->dir = dir;
+    w->conninfo = cfg->state_postgresql;
+    w->password = cfg->state_password;
 }
 
 /* Owner names look like 1234@host:9f0c1a2b3c4d5e6f. The pid and host are for
  * a human reading the database; the random token makes the name unique even
- * when pids are reused or two handles live in one process. */
+ * when pids are reused, two handles live in one process, or two relays
+ * share a store. */
 static char *make_owner(void)
 {
     unsigned char tok[8];
@@ -218,319 +56,167 @@ static char *make_owner(void)
     return xasprintf("%ld@%s:%s", (long)getpid(), host, hex);
 }
 
-/* Read PRAGMA user_version into *v. SQLite result code. */
-static int read_user_version(sqlite3 *db, int *v)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            *v = sqlite3_column_int(s, 0);
-            rc = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
-
-/* Switch to WAL (a lasting property of the database file) and check that it
- * took: WAL needs shared memory, so it fails e.g. on some network
- * filesystems, and we would rather defer than run without it. */
-static int set_wal(sqlite3 *db, char **why)
-{
-    double deadline = m2s_now() + BUSY_TIMEOUT_MS / 1000.0;
-    for (;;) {
-        sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            const char *mode = (const char *)sqlite3_column_text(s, 0);
-            bool wal = mode && strcmp(mode, "wal") == 0;
-            if (!wal)
-                *why = xasprintf("cannot switch to WAL mode (journal mode is %s)",
-                                 mode ? mode : "unknown");
-            sqlite3_finalize(s);
-            return wal ? 0 : -1;
-        }
-        sqlite3_finalize(s);
-        if (!is_busy(rc) || m2s_now() >= deadline) {
-            *why = xasprintf("cannot switch to WAL mode: %s", sqlite3_errmsg(db));
-            return -1;
-        }
-        backoff();
-    }
-}
-
-/* Create the tables once; later opens only read user_version. */
-static int ensure_schema(sqlite3 *db, char **why)
-{
-    int v = 0;
-    int rc = read_user_version(db, &v);
-    if (rc == SQLITE_OK && v == SCHEMA_VERSION)
-        return 0;
-    if (rc == SQLITE_OK && v > SCHEMA_VERSION) {
-        *why = xasprintf("schema version %d is newer than this program knows (%d)",
-                         v, SCHEMA_VERSION);
-        return -1;
-    }
-    if (rc == SQLITE_OK)
-        rc = exec_retry(db, "BEGIN IMMEDIATE");
-    if (rc == SQLITE_OK)
-        rc = read_user_version(db, &v);     /* another process may have won */
-    if (rc == SQLITE_OK && v == 0) {
-        rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
-        if (rc == SQLITE_OK) {
-            char sql[64];
-            snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
-            rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-        }
-    } else if (rc == SQLITE_OK && v != SCHEMA_VERSION) {
-        *why = xasprintf("schema version %d is newer than this program knows (%d)",
-                         v, SCHEMA_VERSION);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    if (rc == SQLITE_OK)
-        rc = exec_retry(db, "COMMIT");
-    if (rc != SQLITE_OK) {
-        *why = xasprintf("cannot create the tables: %s", sqlite3_errmsg(db));
-        if (!sqlite3_get_autocommit(db))
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
-}
-
-m2s_state *m2s_state_open(const char *dir, char **why)
+/* Open the backend; with migrate, PostgreSQL's schema is created or
+ * brought to this version (SQLite does that on every open). *version gets
+ * the schema version found before any migration. */
+static m2s_state *open_backend(const m2s_state_where *w, bool migrate, int *version,
+                               char **why)
 {
     m2s_state *st = NULL;
-    sqlite3 *db = NULL;
-    char *path = NULL;
+    void *b = NULL;
+    const m2s_state_ops *ops = NULL;
     char *err = NULL;
-    int fd;
 
     *why = NULL;
-    if (!dir || !*dir) {
-        err = xstrdup("no state directory configured");
-        goto out;
+    *version = M2S_STATE_SCHEMA_VERSION;
+    if (w->backend == M2S_BACKEND_POSTGRESQL) {
+        ops = &m2s_state_pg_ops;
+        b = m2s_state_pg_open(w->conninfo, w->password, version, &err);
+        if (b && migrate && *version != M2S_STATE_SCHEMA_VERSION &&
+            m2s_state_pg_migrate(b, *version, &err) != 0) {
+            ops->close(b);
+            b = NULL;
+        } else if (b && !migrate && *version != M2S_STATE_SCHEMA_VERSION) {
+            err = *version == 0
+                ? xasprintf("no mail2sms schema in the database: run mail2sms --init-state")
+                : *version < M2S_STATE_SCHEMA_VERSION
+                ? xasprintf("schema version %d is older than this program's (%d): run "
+                            "mail2sms --init-state", *version, M2S_STATE_SCHEMA_VERSION)
+                : xasprintf("schema version %d is newer than this program knows (%d)",
+                            *version, M2S_STATE_SCHEMA_VERSION);
+            ops->close(b);
+            b = NULL;
+        }
+        if (!b) {
+            *why = xasprintf("state store (postgresql): %s", err ? err : "cannot connect");
+            goto out;
+        }
+    } else {
+        ops = &m2s_state_sqlite_ops;
+        if (!(b = m2s_state_sqlite_open(w->dir, &err))) {
+            *why = err;
+            err = NULL;
+            goto out;
+        }
     }
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-        err = xasprintf("cannot create %s: %s", dir, strerror(errno));
-        goto out;
-    }
-    path = xasprintf("%s/%s", dir, STATE_FILE);
-
-    /* Create the file ourselves so its mode is 0640 (less if the umask says
-     * so) instead of SQLite's 0644; SQLite gives the -wal and -shm files the
-     * mode of the database file. */
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        err = xasprintf("cannot open %s: %s", path, strerror(errno));
-        goto out;
-    }
-    close(fd);
-
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        err = xasprintf("cannot open %s: %s", path,
-                        db ? sqlite3_errmsg(db) : "out of memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-    /* Every mail is one short-lived process: keep the WAL file between
-     * them and leave checkpoints to SQLite's automatic ones, instead of a
-     * checkpoint, two more fsyncs and a file deletion at every exit. */
-    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
-    int persist = 1;
-    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-
-    char *e = NULL;
-    if (set_wal(db, &e) < 0 || ensure_schema(db, &e) < 0) {
-        err = xasprintf("%s: %s", path, e);
-        free(e);
-        goto out;
-    }
-    /* In WAL mode NORMAL never corrupts the database and survives a crash of
-     * the process; only an OS crash or power loss may forget the last
-     * commits. mark_sent, the one record whose loss means a second SMS,
-     * commits with FULL. See docs/state.md. */
-    if (sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
-        err = xasprintf("%s: %s", path, sqlite3_errmsg(db));
-        goto out;
-    }
-
     st = xcalloc(1, sizeof *st);
-    st->db = db;
+    st->ops = ops;
+    st->b = b;
     st->owner = make_owner();
-    db = NULL;
 out:
-    if (db)
-        sqlite3_close(db);
-    free(path);
-    if (err)
-        *why = xasprintf("state store: %s", err);
     free(err);
     return st;
+}
+
+m2s_state *m2s_state_open(const m2s_state_where *w, char **why)
+{
+    int version = 0;
+    return open_backend(w, false, &version, why);
 }
 
 void m2s_state_close(m2s_state *st)
 {
     if (!st)
         return;
-    if (st->db) {
-        rollback(st);
-        if (sqlite3_close(st->db) != SQLITE_OK)
-            db_error(st, "cannot close");
-    }
+    st->ops->close(st->b);
     free(st->owner);
     free(st);
+}
+
+const char *m2s_state_backend_name(const m2s_state *st)
+{
+    return st ? st->ops->name : "none";
+}
+
+/* Where the store is, in words (no password). New string. */
+static char *where_text(const m2s_state_where *w)
+{
+    if (w->backend == M2S_BACKEND_POSTGRESQL) {
+        char *d = m2s_state_pg_describe(w->conninfo);
+        char *s = xasprintf("postgresql %s, password %s", d,
+                            w->password ? "from state.password_file (not shown)"
+                                        : "from libpq (~/.pgpass, PGPASSWORD) or none");
+        free(d);
+        return s;
+    }
+    return xasprintf("sqlite %s/state.sqlite", w->dir ? w->dir : "(no directory)");
+}
+
+int m2s_state_init(const m2s_state_where *w, FILE *out, char **why)
+{
+    int version = 0;
+    m2s_state *st = open_backend(w, true, &version, why);
+    if (!st)
+        return -1;
+    char *where = where_text(w);
+    if (version == M2S_STATE_SCHEMA_VERSION)
+        fprintf(out, "state: %s: schema version %d, nothing to do\n", where, version);
+    else if (version == 0)
+        fprintf(out, "state: %s: schema version %d created\n", where,
+                M2S_STATE_SCHEMA_VERSION);
+    else
+        fprintf(out, "state: %s: schema migrated from version %d to %d\n", where, version,
+                M2S_STATE_SCHEMA_VERSION);
+    free(where);
+    m2s_state_close(st);
+    return 0;
+}
+
+int m2s_state_check(const m2s_state_where *w, FILE *out, char **why)
+{
+    char *where = where_text(w);
+    int ret = 0;
+    *why = NULL;
+    if (w->backend == M2S_BACKEND_POSTGRESQL) {
+        m2s_state *st = m2s_state_open(w, why);
+        if (!st)
+            ret = -1;
+        else
+            fprintf(out, "state: %s: connected, schema version %d\n", where,
+                    M2S_STATE_SCHEMA_VERSION);
+        m2s_state_close(st);
+    } else {
+        /* The file is made by the first run, as the pipe's user. */
+        fprintf(out, "state: %s\n", where);
+    }
+    free(where);
+    return ret;
 }
 
 m2s_claim m2s_state_claim(m2s_state *st, const char *key, const char *number,
                           double lease_seconds)
 {
-    m2s_claim res = M2S_CLAIM_ERROR;
-    sqlite3_stmt *s = NULL;
-    bool take = false;
-
     if (!st || !key || !number)
         return M2S_CLAIM_ERROR;
-    if (begin(st) < 0)
-        return M2S_CLAIM_ERROR;
-    double now = wall_now();
-
-    s = prepare(st, "SELECT state, owner, lease_until FROM journal"
-                " WHERE mail_key = ?1 AND number = ?2", "ss", key, number);
-    if (!s)
-        goto out;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        take = true;                            /* nobody has it yet */
-    } else if (rc == SQLITE_ROW) {
-        const char *state = (const char *)sqlite3_column_text(s, 0);
-        const char *owner = (const char *)sqlite3_column_text(s, 1);
-        double lease_until = sqlite3_column_double(s, 2);
-        if (state && strcmp(state, "sent") == 0)
-            res = M2S_CLAIM_SENT;
-        else if (owner && strcmp(owner, st->owner) == 0)
-            take = true;                        /* ours: renew the lease */
-        else if (lease_until > now)
-            res = M2S_CLAIM_BUSY;               /* a live process has it */
-        else
-            take = true;                        /* its process died: take over */
-    } else {
-        db_error(st, "cannot read the journal");
-        goto out;
-    }
-    sqlite3_finalize(s);
-    s = NULL;
-
-    if (take) {
-        if (run(st, prepare(st, "INSERT OR REPLACE INTO journal"
-                            " (mail_key, number, state, owner, lease_until, message_id, updated)"
-                            " VALUES (?1, ?2, 'claimed', ?3, ?4, NULL, ?5)",
-                            "sssdd", key, number, st->owner, now + lease_seconds, now),
-                "cannot claim") < 0)
-            goto out;
-        res = M2S_CLAIM_OK;
-    }
-    if (commit(st) < 0)
-        res = M2S_CLAIM_ERROR;
-out:
-    sqlite3_finalize(s);
-    if (res == M2S_CLAIM_ERROR)
-        rollback(st);
-    return res;
+    return st->ops->claim(st->b, st->owner, key, number, lease_seconds);
 }
 
 int m2s_state_is_sent(m2s_state *st, const char *key, const char *number, bool *sent)
 {
-    int ret = -1;
     *sent = false;
     if (!st || !key || !number)
         return -1;
-    sqlite3_stmt *s = prepare(st, "SELECT 1 FROM journal WHERE mail_key = ?1 AND number = ?2"
-                              " AND state = 'sent'", "ss", key, number);
-    if (!s)
-        return -1;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *sent = true;
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 0;
-    } else {
-        db_error(st, "cannot read the journal");
-    }
-    sqlite3_finalize(s);
-    return ret;
+    return st->ops->is_sent(st->b, key, number, sent);
 }
 
 int m2s_state_mark_sent(m2s_state *st, const char *key, const char *number,
                         const char *id)
 {
-    int ret = -1;
     if (!st || !key || !number)
         return -1;
-    /* This commit reaches the disk before we return (fsync of the WAL):
-     * the caller is about to tell Postfix the number is done. */
-    if (sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
-        db_error(st, "cannot set synchronous mode");
-        return -1;
-    }
-    if (begin(st) < 0)
-        goto out;
-    /* Recorded whoever holds the claim: the API has accepted the message,
-     * and that fact is what a retry must see. (If our lease ran out and
-     * another process took over, it may send too; forgetting ours would
-     * only add a third.) A known message id is kept if we have none. */
-    if (run(st, prepare(st, "INSERT OR REPLACE INTO journal"
-                        " (mail_key, number, state, owner, lease_until, message_id, updated)"
-                        " VALUES (?1, ?2, 'sent', ?3, NULL,"
-                        "  coalesce(?4, (SELECT message_id FROM journal"
-                        "                WHERE mail_key = ?1 AND number = ?2)), ?5)",
-                        "ssssd", key, number, st->owner, id, wall_now()),
-            "cannot record a sent message") < 0)
-        goto out;
-    if (commit(st) < 0)
-        goto out;
-    ret = 0;
-out:
-    if (ret < 0)
-        rollback(st);
-    sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    return ret;
+    return st->ops->mark_sent(st->b, st->owner, key, number, id);
 }
 
 int m2s_state_release(m2s_state *st, const char *key, const char *number)
 {
-    int ret = -1;
     if (!st || !key || !number)
         return -1;
-    if (begin(st) < 0)
-        return -1;
-    if (run(st, prepare(st, "DELETE FROM journal WHERE mail_key = ?1 AND number = ?2"
-                        " AND owner = ?3 AND state = 'claimed'",
-                        "sss", key, number, st->owner),
-            "cannot release a claim") < 0)
-        goto out;
-    if (commit(st) < 0)
-        goto out;
-    ret = 0;
-out:
-    if (ret < 0)
-        rollback(st);
-    return ret;
+    return st->ops->release(st->b, st->owner, key, number);
 }
 
 int m2s_state_rate_take(m2s_state *st, const char *kind, const char *who,
                         long limit, bool *allowed)
 {
-    int ret = -1;
-    sqlite3_stmt *s = NULL;
-
     *allowed = false;
     if (!st || !kind || !who)
         return -1;
@@ -538,137 +224,96 @@ int m2s_state_rate_take(m2s_state *st, const char *kind, const char *who,
         *allowed = true;
         return 0;
     }
-    if (begin(st) < 0)
-        return -1;
-    double now = wall_now();
-    s = prepare(st, "SELECT count(*) FROM events WHERE kind = ?1 AND who = ?2 AND t > ?3",
-                "ssd", kind, who, now - 3600.0);
-    if (!s)
-        goto out;
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        db_error(st, "cannot count events");
-        goto out;
-    }
-    sqlite3_int64 count = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    s = NULL;
-
-    bool ok = count < (sqlite3_int64)limit;
-    if (ok && run(st, prepare(st, "INSERT INTO events (kind, who, t) VALUES (?1, ?2, ?3)",
-                              "ssd", kind, who, now),
-                  "cannot record an event") < 0)
-        goto out;
-    if (commit(st) < 0)
-        goto out;
-    *allowed = ok;
-    ret = 0;
-out:
-    sqlite3_finalize(s);
-    if (ret < 0)
-        rollback(st);
-    return ret;
+    return st->ops->rate_take(st->b, kind, who, limit, allowed);
 }
 
 int m2s_state_rate_give_back(m2s_state *st, const char *kind, const char *who)
 {
     if (!st || !kind || !who)
         return -1;
-    return run(st, prepare(st, "DELETE FROM events WHERE rowid = (SELECT rowid FROM events "
-                               "WHERE kind = ?1 AND who = ?2 ORDER BY t DESC LIMIT 1)",
-                           "ss", kind, who),
-               "cannot give back an event") < 0 ? -1 : 0;
+    return st->ops->rate_give_back(st->b, kind, who);
 }
 
 int m2s_state_suppressed_add(m2s_state *st, const char *number)
 {
-    int ret = -1;
     if (!st || !number)
         return -1;
-    if (begin(st) < 0)
-        return -1;
-    double now = wall_now();
-    if (run(st, prepare(st, "UPDATE suppressed SET n = n + 1, updated = ?2 WHERE number = ?1",
-                        "sd", number, now),
-            "cannot count a suppressed message") < 0)
-        goto out;
-    if (sqlite3_changes(st->db) == 0 &&
-        run(st, prepare(st, "INSERT INTO suppressed (number, n, updated) VALUES (?1, 1, ?2)",
-                        "sd", number, now),
-            "cannot count a suppressed message") < 0)
-        goto out;
-    if (commit(st) < 0)
-        goto out;
-    ret = 0;
-out:
-    if (ret < 0)
-        rollback(st);
-    return ret;
+    return st->ops->suppressed_add(st->b, number);
 }
 
 int m2s_state_suppressed_take(m2s_state *st, const char *number, long *n)
 {
-    int ret = -1;
-    sqlite3_stmt *s = NULL;
-    long count = 0;
-
     *n = 0;
     if (!st || !number)
         return -1;
-    if (begin(st) < 0)
-        return -1;
-    s = prepare(st, "SELECT n FROM suppressed WHERE number = ?1", "s", number);
-    if (!s)
-        goto out;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        count = (long)sqlite3_column_int64(s, 0);
-    } else if (rc != SQLITE_DONE) {
-        db_error(st, "cannot read the suppressed count");
-        goto out;
+    return st->ops->suppressed_take(st->b, number, n);
+}
+
+/* The text's digest, FNV-1a over 64 bits twice (two offsets), as 32 hex
+ * digits: texts are compared per number within minutes, where a chance
+ * collision of 128 bits is out of the question. */
+static void text_digest(const char *text, char out[33])
+{
+    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h1 = (h1 ^ *p) * 0x100000001b3ULL;
+        h2 = (h2 ^ *p) * 0x100000001b3ULL;
+        h2 ^= h2 >> 29;
     }
-    sqlite3_finalize(s);
-    s = NULL;
-    if (rc == SQLITE_ROW &&
-        run(st, prepare(st, "DELETE FROM suppressed WHERE number = ?1", "s", number),
-            "cannot reset the suppressed count") < 0)
-        goto out;
-    if (commit(st) < 0)
-        goto out;
-    *n = count;
-    ret = 0;
-out:
-    sqlite3_finalize(s);
-    if (ret < 0)
-        rollback(st);
-    return ret;
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+}
+
+int m2s_state_dup_take(m2s_state *st, const char *number, const char *text,
+                       const char *key, double window, bool *dup)
+{
+    char digest[33];
+    *dup = false;
+    if (!st || !number || !text || !key)
+        return -1;
+    if (window <= 0)
+        return 0;
+    text_digest(text, digest);
+    return st->ops->dup_take(st->b, number, digest, key, window, dup);
+}
+
+int m2s_state_dup_give_back(m2s_state *st, const char *number, const char *text,
+                            const char *key)
+{
+    char digest[33];
+    if (!st || !number || !text || !key)
+        return -1;
+    text_digest(text, digest);
+    return st->ops->dup_give_back(st->b, number, digest, key);
+}
+
+int m2s_state_rate_lease(m2s_state *st, const char *bucket, long n, double interval,
+                         double *delay)
+{
+    *delay = 0;
+    if (!st || !bucket || n <= 0 || interval < 0)
+        return -1;
+    return st->ops->rate_lease(st->b, bucket, n, interval, delay);
+}
+
+m2s_outage m2s_state_outage_check(m2s_state *st, double hold, double *since,
+                                  double *next_probe)
+{
+    *since = *next_probe = 0;
+    if (!st)
+        return M2S_OUTAGE_ERROR;
+    return st->ops->outage_check(st->b, st->owner, hold, since, next_probe);
+}
+
+int m2s_state_outage_report(m2s_state *st, bool answered, double probe_after)
+{
+    if (!st)
+        return -1;
+    return st->ops->outage_report(st->b, st->owner, answered, probe_after);
 }
 
 int m2s_state_purge(m2s_state *st, long days)
 {
-    int ret = -1;
     if (!st)
         return -1;
-    if (begin(st) < 0)
-        return -1;
-    double now = wall_now();
-    /* days <= 0 keeps the journal: purging entries of mail still in the
-     * queue would make its retry send again. */
-    if (days > 0) {
-        double cutoff = now - (double)days * 86400.0;
-        if (run(st, prepare(st, "DELETE FROM journal WHERE updated < ?1", "d", cutoff),
-                "cannot purge the journal") < 0 ||
-            run(st, prepare(st, "DELETE FROM suppressed WHERE updated < ?1", "d", cutoff),
-                "cannot purge suppressed counts") < 0)
-            goto out;
-    }
-    if (run(st, prepare(st, "DELETE FROM events WHERE t < ?1", "d", now - EVENT_KEEP_SECONDS),
-            "cannot purge rate-limit events") < 0)
-        goto out;
-    if (commit(st) < 0)
-        goto out;
-    ret = 0;
-out:
-    if (ret < 0)
-        rollback(st);
-    return ret;
+    return st->ops->purge(st->b, days);
 }

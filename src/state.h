@@ -1,29 +1,57 @@
-/* state.h - local state in state_dir, one SQLite database (WAL, busy
- * timeout) shared safely by many mail2sms processes at once:
+/* state.h - the state store shared by every mail2sms process, on one
+ * relay (SQLite, state_dir/state.sqlite) or on several (PostgreSQL,
+ * state.backend = "postgresql"); both backends have the same meaning:
  *  - the journal: which numbers the API has accepted for which mail, so a
  *    retried mail skips them, and claims so two processes handling the
- *    same mail never both send to one number;
- *  - rate-limit counters for alert storms and how many were suppressed.
- * Only this module knows SQLite.
+ *    same mail never both send to one number (a claim whose process died
+ *    runs out after its lease, state.claim_ttl);
+ *  - rate-limit counters for alert storms and how many were suppressed;
+ *  - recent texts per number (limits.duplicate_window);
+ *  - the clock of the rate cap (bird.max_rate for all processes at once);
+ *  - the outage record (bird.outage_probe).
+ * Callers see only this interface; state_sqlite.c and state_pg.c are the
+ * backends (state_backend.h).
  */
 #ifndef M2S_STATE_H
 #define M2S_STATE_H
 
 #include <stdbool.h>
+#include <stdio.h>
+#include "config.h"
+#include "state_backend.h"
 
 typedef struct m2s_state m2s_state;
 
-/* Open (and create) dir/state.sqlite. NULL with *why (new string) on
- * failure: the caller defers (M2S_E_STATE). */
-m2s_state *m2s_state_open(const char *dir, char **why);
+/* Where the store is. All borrowed for the call. */
+typedef struct m2s_state_where {
+    m2s_state_backend_kind backend;
+    const char *dir;            /* SQLite: the directory of state.sqlite */
+    const char *conninfo;       /* PostgreSQL: a libpq connection string or URI */
+    const char *password;       /* PostgreSQL: SECRET, or NULL (then libpq's ~/.pgpass) */
+} m2s_state_where;
+
+/* The store as cfg says, with dir as the SQLite directory (filled into
+ * *w, which borrows from cfg and dir). */
+void m2s_state_where_of(const m2s_config *cfg, const char *dir, m2s_state_where *w);
+
+/* Open the store. SQLite creates (or migrates) its file; PostgreSQL
+ * requires the schema of this version (mail2sms --init-state). NULL with
+ * *why (new string, naming the store, never the password) on failure:
+ * the caller defers (M2S_E_STATE). */
+m2s_state *m2s_state_open(const m2s_state_where *w, char **why);
 void m2s_state_close(m2s_state *st);
 
-typedef enum m2s_claim {
-    M2S_CLAIM_OK,           /* ours to send now */
-    M2S_CLAIM_SENT,         /* already accepted by the API for this mail */
-    M2S_CLAIM_BUSY,         /* another live process is sending it */
-    M2S_CLAIM_ERROR         /* database error */
-} m2s_claim;
+/* The backend's name: "sqlite" or "postgresql". Static storage. */
+const char *m2s_state_backend_name(const m2s_state *st);
+
+/* --init-state: create or migrate the schema to this version, print what
+ * was done to out. 0, or -1 with *why (new string). */
+int m2s_state_init(const m2s_state_where *w, FILE *out, char **why);
+
+/* --check-config: where the store is (never the password) and, for
+ * PostgreSQL, whether it can be reached and has this schema version.
+ * 0, or -1 with *why (new string). */
+int m2s_state_check(const m2s_state_where *w, FILE *out, char **why);
 
 /* Claim (key, number) for lease_seconds. A claim whose lease has run out
  * (its process died) may be taken over. */
@@ -34,7 +62,8 @@ m2s_claim m2s_state_claim(m2s_state *st, const char *key, const char *number,
  * only; 0 or -1. */
 int m2s_state_is_sent(m2s_state *st, const char *key, const char *number, bool *sent);
 
-/* Record that the API accepted the message (id may be NULL). 0 or -1. */
+/* Record that the API accepted the message (id may be NULL). Durable
+ * before it returns. 0 or -1. */
 int m2s_state_mark_sent(m2s_state *st, const char *key, const char *number,
                         const char *id);
 
@@ -57,6 +86,34 @@ int m2s_state_suppressed_add(m2s_state *st, const char *number);
 /* How many were suppressed for number since the last call; resets to 0.
  * 0 or -1. */
 int m2s_state_suppressed_take(m2s_state *st, const char *number, long *n);
+
+/* limits.duplicate_window: *dup when another mail gave number the same
+ * text within window seconds; otherwise the text is recorded as mail
+ * key's (a retry of key is never its own duplicate). 0 or -1. */
+int m2s_state_dup_take(m2s_state *st, const char *number, const char *text,
+                       const char *key, double window, bool *dup);
+
+/* Forget mail key's record of text for number (its send failed), so the
+ * other copies are not held back by a text that never arrived. 0 or -1. */
+int m2s_state_dup_give_back(m2s_state *st, const char *number, const char *text,
+                            const char *key);
+
+/* The rate cap: lease n request starts from bucket's clock, spaced
+ * interval seconds apart after every start leased before (by any
+ * process); *delay is how long from now the first of them is. 0 or -1. */
+int m2s_state_rate_lease(m2s_state *st, const char *bucket, long n, double interval,
+                         double *delay);
+
+/* The outage memory: whether this run may send (m2s_outage). A probe is
+ * held for hold seconds (a run that dies holding it is overtaken then).
+ * *since and *next_probe (wall-clock Unix times) describe a known outage. */
+m2s_outage m2s_state_outage_check(m2s_state *st, double hold, double *since,
+                                  double *next_probe);
+
+/* What this run saw of the API: answered ends the outage for everyone;
+ * otherwise (every try used up on 5xx, 429 or the network) one begins or
+ * goes on, next probe in probe_after seconds. 0 or -1. */
+int m2s_state_outage_report(m2s_state *st, bool answered, double probe_after);
 
 /* Delete journal entries older than days and stale counters. 0 or -1. */
 int m2s_state_purge(m2s_state *st, long days);

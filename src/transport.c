@@ -23,6 +23,12 @@ void m2s_transport_free(m2s_transport *t)
         t->free(t);
 }
 
+void m2s_transport_set_gate(m2s_transport *t, const m2s_rate_gate *gate)
+{
+    if (t)
+        t->gate = gate;
+}
+
 void m2s_http_req_clear(m2s_http_req *req)
 {
     free(req->resp);

@@ -69,6 +69,17 @@ typedef struct m2s_transport_stats {
     unsigned long retries;
 } m2s_transport_stats;
 
+/* A cap on request starts shared with other processes (bird.max_rate for
+ * every relay together): before its own limit lets a request start, the
+ * transport leases starts in blocks. lease sets *delay, the seconds from
+ * now to the first of n starts, the rest interval seconds apart; 0, or -1
+ * when the cap cannot be had (the transport then keeps to its own limit).
+ * Borrowed by the transport; the caller keeps it alive while set. */
+typedef struct m2s_rate_gate {
+    int (*lease)(void *ctx, long n, double interval, double *delay);
+    void *ctx;
+} m2s_rate_gate;
+
 typedef struct m2s_transport m2s_transport;
 struct m2s_transport {
     /* Send every request and return when each has its final answer, by
@@ -77,11 +88,16 @@ struct m2s_transport {
     void (*run)(m2s_transport *t, m2s_http_req **reqs, size_t n, double deadline_at,
                 m2s_transport_stats *stats);
     void (*free)(m2s_transport *t);
+    const m2s_rate_gate *gate;      /* NULL: none; set with m2s_transport_set_gate */
 };
 
 void m2s_transport_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double deadline_at,
                        m2s_transport_stats *stats);
 void m2s_transport_free(m2s_transport *t);      /* NULL is fine */
+
+/* Set (or with NULL remove) the shared cap; a transport that sends
+ * nothing (the dry run) ignores it. */
+void m2s_transport_set_gate(m2s_transport *t, const m2s_rate_gate *gate);
 
 /* Release what an answer holds; the request can be sent again. */
 void m2s_http_req_clear(m2s_http_req *req);

@@ -20,6 +20,13 @@
 #include "unit.h"
 #include "util.h"
 
+/* The SQLite store in dir. */
+static m2s_state *open_sqlite(const char *dir, char **why)
+{
+    m2s_state_where w = { M2S_BACKEND_SQLITE, dir, NULL, NULL };
+    return m2s_state_open(&w, why);
+}
+
 /* ------------------------------------------------ scripted transport */
 
 typedef struct rule {
@@ -146,7 +153,7 @@ static void world_open(world *w, const char *extra)
     w->cfg = m2s_config_load_string(text, "deliver.conf", &p);
     ck_assert_msg(w->cfg != NULL, "test configuration refused: %s", p.n ? p.v[0] : "?");
     char *dir = xasprintf("%s/state", tmpdir);
-    w->state = m2s_state_open(dir, &why);
+    w->state = open_sqlite(dir, &why);
     ck_assert_msg(w->state != NULL, "state: %s", why ? why : "?");
     w->tr = script_new();
     w->bird = m2s_bird_new(w->cfg, &w->tr->base);
@@ -161,7 +168,7 @@ static void world_next_run(world *w)
 {
     char *dir = xasprintf("%s/state", tmpdir), *why = NULL;
     m2s_state_close(w->state);
-    w->state = m2s_state_open(dir, &why);
+    w->state = open_sqlite(dir, &why);
     ck_assert_msg(w->state != NULL, "state: %s", why ? why : "?");
     script_reset(w->tr);
     free(dir);
@@ -348,7 +355,7 @@ START_TEST(busy_claim_defers)
     m2s_message *msg = message("m6@example.com", "z");
     /* Another process holds A for this mail. */
     char *dir = xasprintf("%s/state", tmpdir), *why = NULL;
-    m2s_state *other = m2s_state_open(dir, &why);
+    m2s_state *other = open_sqlite(dir, &why);
     ck_assert_ptr_nonnull(other);
     ck_assert_int_eq(m2s_state_claim(other, msg->key, NUM_A, 300), M2S_CLAIM_OK);
     m2s_state_close(other);

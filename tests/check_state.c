@@ -1,8 +1,13 @@
-/* check_state.c - unit tests for the SQLite state store.
+/* check_state.c - unit tests for the state store, on both backends.
  *
- * Each test works in a fresh directory from mkdtemp, removed afterwards.
- * Old rows (for the rate window and purging) are made by editing the
- * database directly with SQLite, as an administrator could.
+ * Every test of the interface runs twice: on SQLite (a fresh directory
+ * from mkdtemp, removed afterwards) and on PostgreSQL (a private cluster
+ * started for this run by tests/pg_instance.py, its tables dropped before
+ * each test). Old rows (for the rate window and purging) are made by
+ * editing the database directly, as an administrator could.
+ *
+ * Without PostgreSQL (no initdb) the second half is skipped with a note,
+ * unless M2S_REQUIRE_POSTGRESQL=1 makes that a failure.
  *
  * The tests that fork many processes are slow under valgrind; set
  * M2S_TEST_NO_FORK=1 to skip them (e.g. for a CK_FORK=no valgrind run).
@@ -12,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sqlite3.h>
@@ -28,11 +34,45 @@
 #include "util.h"
 
 static char tmpdir[64];
+static bool on_pg;                  /* the backend of the running test */
+static char *pg_conninfo;           /* the private cluster's superuser */
+static char *pg_password;           /* role m2s_pw's password */
+static pid_t pg_helper;
+static FILE *pg_helper_in;
+static pid_t main_pid;
+
+static void pg_exec_ok(const char *q);
 
 static void setup(void)
 {
     strcpy(tmpdir, "/tmp/check_state.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void setup_sqlite(void)
+{
+    on_pg = false;
+    setup();
+}
+
+/* A fresh database for each test: no tables, then this version's. */
+static void setup_pg(void)
+{
+    on_pg = true;
+    setup();
+    pg_exec_ok("DROP TABLE IF EXISTS m2s_schema, journal, events, suppressed, recent,"
+               " rate_cap, outage");
+    m2s_state_where w = { M2S_BACKEND_POSTGRESQL, NULL, pg_conninfo, NULL };
+    char *why = NULL;
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = m2s_state_init(&w, devnull, &why);
+    fclose(devnull);
+    if (rc != 0)
+        ck_abort_msg("m2s_state_init: %s", why ? why : "?");
+    /* The tables belong to the superuser that made them; the password
+     * role uses them as a relay's role would. */
+    pg_exec_ok("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO m2s_pw;"
+               "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO m2s_pw");
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -58,14 +98,54 @@ static char *state_dir(void)
     return xasprintf("%s/state", tmpdir);
 }
 
+/* Where the test's store is: dir for SQLite, the cluster for PostgreSQL. */
+static m2s_state_where where_of(const char *dir)
+{
+    m2s_state_where w = { on_pg ? M2S_BACKEND_POSTGRESQL : M2S_BACKEND_SQLITE, dir,
+                          pg_conninfo, NULL };
+    return w;
+}
+
+static m2s_state *try_open(const char *dir, char **why)
+{
+    m2s_state_where w = where_of(dir);
+    return m2s_state_open(&w, why);
+}
+
 static m2s_state *open_ok(const char *dir)
 {
     char *why = NULL;
-    m2s_state *st = m2s_state_open(dir, &why);
+    m2s_state *st = try_open(dir, &why);
     if (!st)
-        ck_abort_msg("m2s_state_open(%s): %s", dir, why ? why : "(no reason)");
+        ck_abort_msg("m2s_state_open(%s): %s", on_pg ? pg_conninfo : dir,
+                     why ? why : "(no reason)");
     ck_assert_ptr_null(why);
     return st;
+}
+
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+static PGconn *pg_connect(void)
+{
+    PGconn *c = PQconnectdb(pg_conninfo);
+    if (PQstatus(c) != CONNECTION_OK)
+        ck_abort_msg("cannot connect to the test cluster: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    return c;
+}
+
+static void pg_exec_ok(const char *q)
+{
+    PGconn *c = pg_connect();
+    PGresult *r = PQexec(c, q);
+    ExecStatusType t = PQresultStatus(r);
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+        ck_abort_msg("%s: %s", q, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
 }
 
 /* Run SQL directly on the state database. */
@@ -75,6 +155,11 @@ static void sql(const char *dir, const char *fmt, ...)
     va_start(ap, fmt);
     char *q = xvasprintf(fmt, ap);
     va_end(ap);
+    if (on_pg) {
+        pg_exec_ok(q);
+        free(q);
+        return;
+    }
     char *path = xasprintf("%s/state.sqlite", dir);
     sqlite3 *db = NULL;
     char *err = NULL;
@@ -91,17 +176,37 @@ static void sql(const char *dir, const char *fmt, ...)
 /* One integer from a query run directly on the state database. */
 static long sql_long(const char *dir, const char *q)
 {
+    long v = 0;
+    if (on_pg) {
+        PGconn *c = pg_connect();
+        PGresult *r = PQexec(c, q);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+            ck_abort_msg("%s: %s", q, PQresultErrorMessage(r));
+        v = atol(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
+        return v;
+    }
     char *path = xasprintf("%s/state.sqlite", dir);
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-    long v = (long)sqlite3_column_int64(s, 0);
+    v = (long)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     sqlite3_close(db);
     free(path);
     return v;
+}
+
+/* Set the schema version the database says it has. */
+static void set_schema_version(const char *dir, int v)
+{
+    if (on_pg)
+        sql(dir, "UPDATE m2s_schema SET version = %d", v);
+    else
+        sql(dir, "PRAGMA user_version = %d", v);
 }
 
 static double wall(void)
@@ -135,7 +240,7 @@ START_TEST(test_open_creates)
     ck_assert_int_eq(stat(db, &sb), 0);
     ck_assert(S_ISREG(sb.st_mode));
     ck_assert_int_eq(sb.st_mode & 07777, 0640);
-    ck_assert_int_eq(sql_long(dir, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(sql_long(dir, "PRAGMA user_version"), M2S_STATE_SCHEMA_VERSION);
     ck_assert_int_eq(sql_long(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                    " AND name IN ('journal', 'events', 'suppressed')"), 3);
     m2s_state_close(st);
@@ -172,7 +277,7 @@ START_TEST(test_open_under_file)
     close(fd);
     char *dir = xasprintf("%s/sub", file);
     char *why = NULL;
-    m2s_state *st = m2s_state_open(dir, &why);
+    m2s_state *st = try_open(dir, &why);
     ck_assert_ptr_null(st);
     ck_assert_ptr_nonnull(why);
     ck_assert_ptr_nonnull(strstr(why, dir));
@@ -182,12 +287,12 @@ START_TEST(test_open_under_file)
     free(dir);
     dir = xasprintf("%s/no/such", tmpdir);
     why = NULL;
-    ck_assert_ptr_null(m2s_state_open(dir, &why));
+    ck_assert_ptr_null(try_open(dir, &why));
     ck_assert_ptr_nonnull(why);
     free(why);
 
     why = NULL;
-    ck_assert_ptr_null(m2s_state_open("", &why));
+    ck_assert_ptr_null(try_open("", &why));
     ck_assert_ptr_nonnull(why);
     free(why);
     free(dir);
@@ -206,7 +311,7 @@ START_TEST(test_open_not_a_database)
         fputs("this is not an SQLite database\n", f);
     fclose(f);
     char *why = NULL;
-    ck_assert_ptr_null(m2s_state_open(dir, &why));
+    ck_assert_ptr_null(try_open(dir, &why));
     ck_assert_ptr_nonnull(why);
     ck_assert_ptr_nonnull(strstr(why, "state.sqlite"));
     free(why);
@@ -224,7 +329,7 @@ START_TEST(test_open_unwritable)
     m2s_state_close(st);
     ck_assert_int_eq(chmod(dir, 0500), 0);
     char *why = NULL;
-    st = m2s_state_open(dir, &why);
+    st = try_open(dir, &why);
     chmod(dir, 0750);
     if (st)
         m2s_state_close(st);
@@ -239,11 +344,12 @@ START_TEST(test_newer_schema_refused)
 {
     char *dir = state_dir();
     m2s_state_close(open_ok(dir));
-    sql(dir, "PRAGMA user_version = 99");
+    set_schema_version(dir, 99);
     char *why = NULL;
-    ck_assert_ptr_null(m2s_state_open(dir, &why));
+    ck_assert_ptr_null(try_open(dir, &why));
     ck_assert_ptr_nonnull(why);
     ck_assert_ptr_nonnull(strstr(why, "99"));
+    ck_assert_ptr_nonnull(strstr(why, "newer"));
     free(why);
     free(dir);
 }
@@ -350,7 +456,7 @@ START_TEST(test_dead_process_claim)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         char *why = NULL;
-        m2s_state *st = m2s_state_open(dir, &why);
+        m2s_state *st = try_open(dir, &why);
         if (st)
             m2s_state_claim(st, "k", "+31611111111", 0.3);
         /* No release: the process dies. (The handle is closed first only
@@ -380,7 +486,7 @@ END_TEST
 static int child_run(const char *dir, const char *out, int idx)
 {
     char *why = NULL;
-    m2s_state *st = m2s_state_open(dir, &why);
+    m2s_state *st = try_open(dir, &why);
     if (!st) {
         fprintf(stderr, "child %d: %s\n", idx, why);
         return 2;
@@ -686,16 +792,295 @@ START_TEST(test_null_arguments)
 }
 END_TEST
 
-static Suite *make_suite(void)
+/* ------------------------------------------------------------ schema */
+
+/* A file of version 1 (before recent texts, the rate cap and the outage
+ * record) is migrated on open and keeps its journal. */
+START_TEST(test_sqlite_migrates_v1)
 {
-    Suite *s = suite_create("state");
-    TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_open_creates);
-    tcase_add_test(tc, test_open_under_file);
-    tcase_add_test(tc, test_open_not_a_database);
-    tcase_add_test(tc, test_open_unwritable);
+    char *dir = state_dir();
+    ck_assert_int_eq(mkdir(dir, 0750), 0);
+    char *path = xasprintf("%s/state.sqlite", dir);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+        "CREATE TABLE journal (mail_key TEXT NOT NULL, number TEXT NOT NULL,"
+        " state TEXT NOT NULL CHECK (state IN ('claimed', 'sent')), owner TEXT,"
+        " lease_until REAL, message_id TEXT, updated REAL NOT NULL,"
+        " PRIMARY KEY (mail_key, number));"
+        "CREATE TABLE events (kind TEXT NOT NULL, who TEXT NOT NULL, t REAL NOT NULL);"
+        "CREATE TABLE suppressed (number TEXT PRIMARY KEY, n INTEGER NOT NULL,"
+        " updated REAL NOT NULL);"
+        "INSERT INTO journal VALUES ('old', '+31611111111', 'sent', 'x', NULL, 'id', 1e10);"
+        "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    m2s_state *st = open_ok(dir);
+    ck_assert_int_eq(sql_long(dir, "PRAGMA user_version"), M2S_STATE_SCHEMA_VERSION);
+    ck_assert_int_eq(m2s_state_claim(st, "old", "+31611111111", 30), M2S_CLAIM_SENT);
+    bool dup = true;
+    ck_assert_int_eq(m2s_state_dup_take(st, "+31611111111", "text", "k", 60, &dup), 0);
+    ck_assert(!dup);
+    m2s_state_close(st);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+/* PostgreSQL's schema is made by --init-state only: a run refuses a
+ * database without it, or with an older one, and says what to do. */
+START_TEST(test_pg_schema_required)
+{
+    char *why = NULL;
+    pg_exec_ok("DROP TABLE m2s_schema");
+    ck_assert_ptr_null(try_open(NULL, &why));
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strstr(why, "--init-state") && strstr(why, "no mail2sms schema"), "%s", why);
+    free(why);
+
+    pg_exec_ok("CREATE TABLE m2s_schema (version integer NOT NULL);"
+               "INSERT INTO m2s_schema VALUES (1); DROP TABLE outage");
+    why = NULL;
+    ck_assert_ptr_null(try_open(NULL, &why));
+    ck_assert_msg(why && strstr(why, "older") && strstr(why, "--init-state"), "%s", why);
+    free(why);
+
+    /* --init-state migrates it, and says so; the journal stays. */
+    sql(NULL, "INSERT INTO journal VALUES ('old', '+31611111111', 'sent', 'x', NULL, 'id', 1e10)");
+    m2s_state_where w = where_of(NULL);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    why = NULL;
+    ck_assert_int_eq(m2s_state_init(&w, f, &why), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "migrated from version 1 to 2"), "%s", out);
+    free(out);
+    m2s_state *st = open_ok(NULL);
+    ck_assert_int_eq(m2s_state_claim(st, "old", "+31611111111", 30), M2S_CLAIM_SENT);
+    double since, next;
+    ck_assert_int_eq(m2s_state_outage_check(st, 60, &since, &next), M2S_OUTAGE_NONE);
+    m2s_state_close(st);
+
+    /* Once more: nothing to do. */
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(m2s_state_init(&w, f, &why), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "nothing to do"), "%s", out);
+    free(out);
+}
+END_TEST
+
+/* A wrong connection string, a wrong password: a clear reason, which
+ * never holds the password. */
+START_TEST(test_pg_bad_connection)
+{
+    char *why = NULL;
+    m2s_state_where w = { M2S_BACKEND_POSTGRESQL, NULL, "host=/nonexistent/dir dbname=x", NULL };
+    ck_assert_ptr_null(m2s_state_open(&w, &why));
+    ck_assert_msg(why && strstr(why, "postgresql") && strstr(why, "/nonexistent/dir"), "%s", why);
+    free(why);
+
+    w.conninfo = "this is not a connection string";
+    why = NULL;
+    ck_assert_ptr_null(m2s_state_open(&w, &why));
+    ck_assert_ptr_nonnull(why);
+    free(why);
+
+    /* m2s_pw must give its password. */
+    char *ci = xasprintf("%s", pg_conninfo);
+    char *user = strstr(ci, "user=m2s");
+    ck_assert_ptr_nonnull(user);
+    *user = '\0';
+    char *pw_ci = xasprintf("%suser=m2s_pw", ci);
+    w.conninfo = pw_ci;
+    w.password = "wrong-password-123";
+    why = NULL;
+    ck_assert_ptr_null(m2s_state_open(&w, &why));
+    ck_assert_msg(why && strstr(why, "password authentication failed"), "%s", why);
+    ck_assert_ptr_null(strstr(why, "wrong-password-123"));
+    free(why);
+
+    /* The right one, from the "file"; also when the string has a wrong one. */
+    w.password = pg_password;
+    why = NULL;
+    m2s_state *st = m2s_state_open(&w, &why);
+    ck_assert_msg(st != NULL, "%s", why ? why : "?");
+    ck_assert_str_eq(m2s_state_backend_name(st), "postgresql");
+    m2s_state_close(st);
+    char *with_pw = xasprintf("%s password=secret-in-string", pw_ci);
+    w.conninfo = with_pw;
+    st = m2s_state_open(&w, &why);
+    ck_assert_msg(st != NULL, "%s", why ? why : "?");
+    m2s_state_close(st);
+
+    /* The description for --check-config shows no password. */
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    ck_assert_int_eq(m2s_state_check(&w, f, &why), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "connected, schema version 2"), "%s", out);
+    ck_assert_msg(strstr(out, "user=m2s_pw"), "%s", out);
+    ck_assert_ptr_null(strstr(out, "secret-in-string"));
+    ck_assert_ptr_null(strstr(out, pg_password));
+    free(out);
+    free(with_pw);
+    free(pw_ci);
+    free(ci);
+}
+END_TEST
+
+/* ------------------------------------------------------------ duplicates */
+
+START_TEST(test_duplicate_window)
+{
+    char *dir = state_dir();
+    m2s_state *a = open_ok(dir);
+    m2s_state *b = open_ok(dir);
+    bool dup = true;
+    ck_assert_int_eq(m2s_state_dup_take(a, "+31611111111", "disk full", "<m1@x>", 60, &dup), 0);
+    ck_assert(!dup);
+    /* Another mail, the same text and number: a duplicate, in any process. */
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31611111111", "disk full", "<m2@x>", 60, &dup), 0);
+    ck_assert(dup);
+    /* A retry of the first mail is not its own duplicate. */
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31611111111", "disk full", "<m1@x>", 60, &dup), 0);
+    ck_assert(!dup);
+    /* Another number, another text: not duplicates. */
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31622222222", "disk full", "<m2@x>", 60, &dup), 0);
+    ck_assert(!dup);
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31611111111", "disk fine", "<m2@x>", 60, &dup), 0);
+    ck_assert(!dup);
+    /* Window 0 is off. */
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31611111111", "disk full", "<m3@x>", 0, &dup), 0);
+    ck_assert(!dup);
+    /* A send that failed gives the text back: the next copy goes. */
+    ck_assert_int_eq(m2s_state_dup_give_back(b, "+31611111111", "disk full", "<m2@x>"), 0);
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31611111111", "disk full", "<m4@x>", 60, &dup), 0);
+    ck_assert_msg(dup, "another mail's give-back removed the first mail's record");
+    ck_assert_int_eq(m2s_state_dup_give_back(a, "+31611111111", "disk full", "<m1@x>"), 0);
+    ck_assert_int_eq(m2s_state_dup_take(b, "+31611111111", "disk full", "<m4@x>", 60, &dup), 0);
+    ck_assert(!dup);
+    /* After the window the text goes again; the window counts from the
+     * copy that was sent, not from the duplicates. */
+    sql(dir, "UPDATE recent SET t = t - 61");
+    ck_assert_int_eq(m2s_state_dup_take(a, "+31611111111", "disk full", "<m5@x>", 60, &dup), 0);
+    ck_assert(!dup);
+    ck_assert_int_eq(m2s_state_dup_take(a, "+31611111111", "disk full", "<m6@x>", 60, &dup), 0);
+    ck_assert(dup);
+    m2s_state_close(a);
+    m2s_state_close(b);
+    free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ rate cap */
+
+START_TEST(test_rate_lease)
+{
+    char *dir = state_dir();
+    m2s_state *a = open_ok(dir);
+    m2s_state *b = open_ok(dir);
+    double d1 = -1, d2 = -1, d3 = -1, d4 = -1;
+    ck_assert_int_eq(m2s_state_rate_lease(a, "ws", 5, 0.1, &d1), 0);
+    ck_assert_msg(d1 >= 0 && d1 < 0.05, "first lease waits %f", d1);
+    /* The next block, from any process, starts where this one ends. */
+    ck_assert_int_eq(m2s_state_rate_lease(b, "ws", 5, 0.1, &d2), 0);
+    ck_assert_msg(d2 > 0.45 && d2 <= 0.5, "second lease waits %f", d2);
+    ck_assert_int_eq(m2s_state_rate_lease(a, "ws", 1, 0.1, &d3), 0);
+    ck_assert_msg(d3 > 0.95 && d3 <= 1.0, "third lease waits %f", d3);
+    /* Another bucket (workspace) has its own clock. */
+    ck_assert_int_eq(m2s_state_rate_lease(b, "other", 5, 0.1, &d4), 0);
+    ck_assert_msg(d4 < 0.05, "other bucket waits %f", d4);
+    /* Once the leased time is past, a lease starts now, not in the past. */
+    sleep_s(1.1);
+    ck_assert_int_eq(m2s_state_rate_lease(b, "ws", 2, 0.1, &d1), 0);
+    ck_assert_msg(d1 >= 0 && d1 < 0.05, "lease after a pause waits %f", d1);
+    ck_assert_int_eq(m2s_state_rate_lease(b, "ws", 2, 0.1, &d2), 0);
+    ck_assert_msg(d2 > 0.15 && d2 <= 0.2, "lease after a pause waits %f", d2);
+    ck_assert_int_eq(m2s_state_rate_lease(NULL, "ws", 2, 0.1, &d2), -1);
+    m2s_state_close(a);
+    m2s_state_close(b);
+    free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ outage */
+
+START_TEST(test_outage)
+{
+    char *dir = state_dir();
+    m2s_state *a = open_ok(dir);
+    m2s_state *b = open_ok(dir);
+    double since = -1, next = -1;
+    double t0 = wall();
+    ck_assert_int_eq(m2s_state_outage_check(a, 60, &since, &next), M2S_OUTAGE_NONE);
+    ck_assert(since == 0 && next == 0);
+    /* A run used up its retries: the others defer until the probe. */
+    ck_assert_int_eq(m2s_state_outage_report(a, false, 30), 0);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_DEFER);
+    ck_assert_msg(since >= t0 - 1 && since <= wall() + 1, "since %f", since);
+    ck_assert_msg(next >= since + 29 && next <= since + 31, "next %f since %f", next, since);
+    /* Another failure moves the probe on but keeps the start. */
+    double since1 = since;
+    sql(dir, "UPDATE outage SET since = since - 100, next_probe = next_probe - 100");
+    ck_assert_int_eq(m2s_state_outage_report(b, false, 30), 0);
+    ck_assert_int_eq(m2s_state_outage_check(a, 60, &since, &next), M2S_OUTAGE_DEFER);
+    ck_assert_msg(since < since1 - 99, "since was moved: %f", since);
+    ck_assert_msg(next > wall() + 25, "next probe not moved on: %f", next);
+
+    /* Probe due: exactly one run gets it. */
+    sql(dir, "UPDATE outage SET next_probe = next_probe - 60");
+    ck_assert_int_eq(m2s_state_outage_check(a, 60, &since, &next), M2S_OUTAGE_PROBE);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_DEFER);
+    /* A run that was already under way and fails leaves the live probe be. */
+    ck_assert_int_eq(m2s_state_outage_report(b, false, 30), 0);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_DEFER);
+    ck_assert_msg(next <= wall(), "the probe's due time was moved by another run");
+    /* The probe fails: the next one is probe_after later, nobody probes now. */
+    ck_assert_int_eq(m2s_state_outage_report(a, false, 30), 0);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_DEFER);
+    ck_assert_int_eq(m2s_state_outage_check(a, 60, &since, &next), M2S_OUTAGE_DEFER);
+    /* A probe whose run died is overtaken once its hold runs out. */
+    sql(dir, "UPDATE outage SET next_probe = next_probe - 60");
+    ck_assert_int_eq(m2s_state_outage_check(a, 0.2, &since, &next), M2S_OUTAGE_PROBE);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_DEFER);
+    sleep_s(0.3);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_PROBE);
+    /* The first answer ends it for everyone. */
+    ck_assert_int_eq(m2s_state_outage_report(b, true, 30), 0);
+    ck_assert_int_eq(m2s_state_outage_check(a, 60, &since, &next), M2S_OUTAGE_NONE);
+    ck_assert_int_eq(m2s_state_outage_check(b, 60, &since, &next), M2S_OUTAGE_NONE);
+    ck_assert_int_eq(m2s_state_outage_check(NULL, 60, &since, &next), M2S_OUTAGE_ERROR);
+    m2s_state_close(a);
+    m2s_state_close(b);
+    free(dir);
+}
+END_TEST
+
+/* The backends' own clocks, for both: a claim made with a lease in the
+ * past is free at once (the store's time, not the test's). */
+START_TEST(test_backend_name)
+{
+    char *dir = state_dir();
+    m2s_state *st = open_ok(dir);
+    ck_assert_str_eq(m2s_state_backend_name(st), on_pg ? "postgresql" : "sqlite");
+    ck_assert_str_eq(m2s_state_backend_name(NULL), "none");
+    m2s_state_close(st);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_pg_missing)
+{
+    ck_abort_msg("M2S_REQUIRE_POSTGRESQL=1 but no private PostgreSQL cluster could be started");
+}
+END_TEST
+
+/* Tests of the interface, on whichever backend the case runs. */
+static void add_interface_tests(TCase *tc)
+{
+    tcase_add_test(tc, test_backend_name);
     tcase_add_test(tc, test_newer_schema_refused);
     tcase_add_test(tc, test_claim_mark_claim);
     tcase_add_test(tc, test_claim_release_claim);
@@ -708,7 +1093,98 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_rate_window);
     tcase_add_test(tc, test_suppressed);
     tcase_add_test(tc, test_purge);
+    tcase_add_test(tc, test_duplicate_window);
+    tcase_add_test(tc, test_rate_lease);
+    tcase_add_test(tc, test_outage);
     tcase_add_test(tc, test_null_arguments);
+}
+
+/* The private cluster: started once for the whole run by
+ * tests/pg_instance.py serve, stopped when its standard input closes. */
+static void pg_helper_stop(void)
+{
+    if (getpid() != main_pid || !pg_helper_in)
+        return;
+    fclose(pg_helper_in);
+    pg_helper_in = NULL;
+    int status;
+    waitpid(pg_helper, &status, 0);
+    free(pg_conninfo);
+    free(pg_password);
+}
+
+static bool pg_helper_start(void)
+{
+    int in[2], out[2];
+    char *script = xasprintf("%s/tests/pg_instance.py", unit_srcdir());
+    bool ok = false;
+    main_pid = getpid();
+    if (pipe(in) < 0 || pipe(out) < 0)
+        goto out;
+    pg_helper = fork();
+    if (pg_helper == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        execlp("python3", "python3", script, "serve", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    pg_helper_in = fdopen(in[1], "w");
+    FILE *from = fdopen(out[0], "r");
+    char line[1024] = "", pw[256] = "";
+    if (!fgets(line, sizeof line, from) || strncmp(line, "unavailable", 11) == 0) {
+        fprintf(stderr, "# PostgreSQL half skipped: %s", line[0] ? line : "no helper\n");
+        fclose(from);
+        pg_helper_stop();
+        goto out;
+    }
+    if (!fgets(pw, sizeof pw, from)) {
+        fclose(from);
+        pg_helper_stop();
+        goto out;
+    }
+    fclose(from);
+    line[strcspn(line, "\n")] = '\0';
+    pw[strcspn(pw, "\n")] = '\0';
+    pg_conninfo = xstrdup(line);
+    pg_password = xstrdup(pw);
+    atexit(pg_helper_stop);
+    fprintf(stderr, "# PostgreSQL: %s\n", pg_conninfo);
+    ok = true;
+out:
+    free(script);
+    return ok;
+}
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("state");
+    TCase *tc = tcase_create("sqlite");
+    tcase_add_checked_fixture(tc, setup_sqlite, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_open_creates);
+    tcase_add_test(tc, test_open_under_file);
+    tcase_add_test(tc, test_open_not_a_database);
+    tcase_add_test(tc, test_open_unwritable);
+    tcase_add_test(tc, test_sqlite_migrates_v1);
+    add_interface_tests(tc);
     suite_add_tcase(s, tc);
+
+    const char *req = getenv("M2S_REQUIRE_POSTGRESQL");
+    if (pg_helper_start()) {
+        TCase *pc = tcase_create("postgresql");
+        tcase_add_checked_fixture(pc, setup_pg, teardown);
+        tcase_set_timeout(pc, 60);
+        tcase_add_test(pc, test_pg_schema_required);
+        tcase_add_test(pc, test_pg_bad_connection);
+        add_interface_tests(pc);
+        suite_add_tcase(s, pc);
+    } else if (req && strcmp(req, "1") == 0) {
+        TCase *pc = tcase_create("postgresql-missing");
+        tcase_add_test(pc, test_pg_missing);
+        suite_add_tcase(s, pc);
+    }
     return s;
 }

@@ -285,7 +285,7 @@ def examples_accepted():
             continue
         tree = base_tree(d)
         parent = parent_of(key)
-        if key in ("bird.access_key_file", "bird.ca_file"):
+        if key in ("bird.access_key_file", "bird.ca_file", "state.password_file"):
             # A file this machine may not have: the same key, a file it has.
             pm = re.search(r'"(/[^"]*)"', ex)
             if pm and not os.path.exists(pm.group(1)):
@@ -617,7 +617,7 @@ def hacking_layers():
         text = f.read()
     part = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
     layers = {}
-    for m in re.finditer(r"^\| (\d+) \| ([a-z, ]+) \|$", part, re.M):
+    for m in re.finditer(r"^\| (\d+) \| ([a-z_, ]+) \|$", part, re.M):
         for mod in m.group(2).split(","):
             layers[mod.strip()] = int(m.group(1))
     return layers
