@@ -54,7 +54,7 @@ cat > "$work/build-config.h" <<EOT
 #define VERSION "${version:-0}"
 EOT
 
-pkgs="gmime-3.0 libcurl json-c libconfig libxml-2.0 sqlite3"
+pkgs="gmime-3.0 libcurl json-c libconfig libxml-2.0 sqlite3 libpq"
 cflags=$(pkg-config --cflags $pkgs)
 libs=$(pkg-config --libs $pkgs)
 sources=$(ls "$src"/src/*.c | grep -v '/main\.c$')
