@@ -16,6 +16,12 @@ system account of the test run's own, "m2st-PID-RANDOM": created by
 prepare_run() and removed when the test process exits, also after a
 failure or SIGTERM (atexit).
 
+Several instances can run side by side (two relays, tests/test_relays_postfix.py):
+each has its own base directory (configuration, queue, data directory, log),
+its own port, syslog_name and myhostname, and its own pipe user
+(test_user_name("b") is "m2st-PID-RANDOM-b"); run_module() takes a list of
+prepared runs and a list of instances and starts, stops and cleans up each.
+
 Python 3 standard library only.
 """
 
@@ -63,22 +69,29 @@ TEST_USER_PREFIX = "m2st-"
 _test_user = None
 
 
-def test_user_name():
+def test_user_name(tag=""):
     """The name of this process's throw-away pipe user (not yet created):
-    "m2st-PID-RANDOM", unique on the machine, at most 32 characters."""
+    "m2st-PID-RANDOM", unique on the machine, at most 32 characters. With a
+    tag (a few letters or digits, one per instance when several run side by
+    side), "m2st-PID-RANDOM-TAG"."""
     global _test_user
     if _test_user is None:
         _test_user = "%s%d-%s" % (TEST_USER_PREFIX, os.getpid(), secrets.token_hex(3))
-    return _test_user
+    if not tag:
+        return _test_user
+    if not re.fullmatch(r"[a-z0-9]{1,8}", tag):
+        raise ValueError("bad test user tag %r" % tag)
+    return "%s-%s" % (_test_user, tag)
 
 
-def shipped(etc):
+def shipped(etc, user=None):
     """What etc/ ships: the master.cf entry of "sms", the main.cf
     parameters, the transport map rows, and the pipe user.  The entry's
     user= (mail2sms) is replaced by the test run's throw-away account,
-    test_user_name(), which is the user returned; prepare_run() creates it."""
+    user or test_user_name(), which is the user returned; prepare_run()
+    creates it."""
     entry = read_master_entry(os.path.join(etc, "master.cf"), "sms")
-    user = test_user_name()
+    user = user or test_user_name()
     entry, n = re.subn(r"\buser=[^\s:]+", lambda _: "user=" + user, entry)
     if n != 1:
         raise ValueError("no user= in the shipped sms entry:\n" + entry)
@@ -136,13 +149,23 @@ def give_to_pipe_user(p, conf):
         os.chmod(key, 0o600)
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A free TCP port on 127.0.0.1, never one this process was given before
+    (two instances must not get the same one)."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def ensure_user(name):
@@ -321,10 +344,13 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 class PostfixInstance:
-    """One private Postfix instance under base (an existing directory)."""
+    """One private Postfix instance under base (an existing directory).
+    name tells side-by-side instances apart in syslog_name and in what the
+    tests print."""
 
-    def __init__(self, base, hostname="mx.m2s-test.invalid"):
+    def __init__(self, base, hostname="mx.m2s-test.invalid", name=None):
         self.base = base
+        self.name = name
         self.config_dir = os.path.join(base, "postfix")
         self.queue_dir = os.path.join(base, "queue")
         self.data_dir = os.path.join(base, "data")
@@ -372,7 +398,7 @@ class PostfixInstance:
             "daemon_directory": "/usr/lib/postfix/sbin",
             "shlib_directory": "/usr/lib/postfix",
             "meta_directory": "/etc/postfix",
-            "syslog_name": "postfix-m2stest",
+            "syslog_name": "postfix-m2stest" + ("-" + self.name if self.name else ""),
             "myhostname": self.hostname,
             "mydomain": "m2s-test.invalid",
             "myorigin": "$myhostname",
@@ -564,6 +590,11 @@ class PostfixInstance:
     def flush(self):
         self._run([POSTQUEUE, "-c", self.config_dir, "-f"])
 
+    def release_held(self):
+        """Move every message on hold (a HOLD action of header_checks) to
+        the deferred queue; a flush() after it delivers them all at once."""
+        self._run([POSTSUPER, "-c", self.config_dir, "-H", "ALL"])
+
     def delete(self, queue_id):
         self._run([POSTSUPER, "-c", self.config_dir, "-d", queue_id], check=False)
 
@@ -587,15 +618,17 @@ def _alive(pid):
 
 
 def run_module(prepare, fake_factory, setup, main, describe="", log_lines=80):
-    """Run a test module's cases against a private instance, then exit.
+    """Run a test module's cases against private instances, then exit.
 
     prepare() gives the module's paths (a dict with "base", the directory
-    removed at the end unless M2S_KEEP_TMP is set); inside fake_factory()'s
-    context, setup(P, fake) writes the configuration and returns the
-    (not yet started) PostfixInstance; main() runs the cases and exits.
-    The instance is stopped whatever happens, also on SIGTERM from make
-    check's timeout, and its log is shown when something failed."""
+    removed at the end unless M2S_KEEP_TMP is set, or a list of such dicts,
+    one per instance); inside fake_factory()'s context, setup(P, fake)
+    writes the configuration and returns the (not yet started)
+    PostfixInstance, or a list of them; main() runs the cases and exits.
+    The instances are stopped whatever happens, also on SIGTERM from make
+    check's timeout, and their logs are shown when something failed."""
     P = None
+    pfs = []
     rc = 1
 
     def _terminated(signum, frame):
@@ -606,21 +639,28 @@ def run_module(prepare, fake_factory, setup, main, describe="", log_lines=80):
     try:
         P = prepare()
         with fake_factory() as fake:
-            pf = setup(P, fake)
-            pf.start()
-            print("# private Postfix %s on 127.0.0.1:%d, config %s, log %s%s"
-                  % (pf.postconf("-h", "mail_version").strip(), pf.port,
-                     pf.config_dir, pf.maillog, describe))
-            sys.stdout.flush()
+            got = setup(P, fake)
+            several = isinstance(got, (list, tuple))
             try:
+                for pf in (got if several else [got]):
+                    pf.start()
+                    pfs.append(pf)
+                    print("# private Postfix %s%s on 127.0.0.1:%d, config %s, log %s%s"
+                          % (pf.postconf("-h", "mail_version").strip(),
+                             " (%s)" % pf.name if getattr(pf, "name", None) else "",
+                             pf.port, pf.config_dir, pf.maillog, describe))
+                sys.stdout.flush()
                 main()
             except SystemExit as e:
                 rc = e.code
             finally:
-                pf.stop()
+                for pf in reversed(pfs):
+                    pf.stop()
                 if rc or os.environ.get("M2S_SHOW_MAILLOG"):
-                    print("# ---- the instance's maillog (last %d lines)" % log_lines)
-                    print("\n".join("# " + l for l in pf.log().splitlines()[-log_lines:]))
+                    for pf in pfs:
+                        print("# ---- the maillog of %s (last %d lines)"
+                              % (getattr(pf, "name", None) or "the instance", log_lines))
+                        print("\n".join("# " + l for l in pf.log().splitlines()[-log_lines:]))
     except Exception as e:
         import traceback
         traceback.print_exc(file=sys.stdout)
@@ -628,8 +668,9 @@ def run_module(prepare, fake_factory, setup, main, describe="", log_lines=80):
         print("0 passed, 1 failed")
         rc = 1
     finally:
-        if P and not os.environ.get("M2S_KEEP_TMP"):
-            shutil.rmtree(P["base"], ignore_errors=True)
-        elif P:
-            print("# kept %s" % P["base"])
+        for p in (P if isinstance(P, (list, tuple)) else [P] if P else []):
+            if not os.environ.get("M2S_KEEP_TMP"):
+                shutil.rmtree(p["base"], ignore_errors=True)
+            else:
+                print("# kept %s" % p["base"])
     sys.exit(rc)
