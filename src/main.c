@@ -1,4 +1,5 @@
-/* main.c - the pipe transport: reads the command line, the configuration
+/* main.c - the pipe transport (and, with --lmtp, the start of the LMTP
+ * service, service.h): reads the command line, the configuration
  * and the mail on standard input, sets up logging, the deadline and the
  * transport (libcurl, or the dry-run printer with -n), runs the job for
  * the mail (run.h) and exits with its status. Exactly one line goes to
@@ -20,6 +21,7 @@
 #include "mail.h"
 #include "outcome.h"
 #include "run.h"
+#include "service.h"
 #include "util.h"
 #include "version.h"
 
@@ -87,6 +89,11 @@ int main(int argc, char **argv)
     const char *path = cli.config_path ? cli.config_path : m2s_config_default_path();
     if (!(cfg = m2s_config_load(path, &problems))) {
         config_failed(path, &problems, &st);
+        if (cli.lmtp) {
+            /* no mail to answer: the reasons are logged */
+            rc = EX_CONFIG;
+            goto out;
+        }
         goto report;
     }
     /* A dry run writes nothing, not even a log file it might create. */
@@ -94,6 +101,12 @@ int main(int argc, char **argv)
         m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
         m2s_log(LOG_WARNING, "%s; logging to syslog", why);
         free(why);
+    }
+    if (cli.lmtp) {
+        /* the service: each transaction has its own deadline, no alarm */
+        rc = m2s_service_run(path, cfg);
+        cfg = NULL;
+        goto out;
     }
     double deadline_at = m2s_now() + (double)cfg->deadline - 1.0;
     signal(SIGALRM, on_deadline);
