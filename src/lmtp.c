@@ -537,10 +537,54 @@ done:
     return true;
 }
 
+/* The queue id in the first Received: header when Postfix wrote it
+ * ("by host (Postfix, from userid 0) id 4QxABC; date", "by host (Postfix)
+ * with ESMTP id 4QxABC for <...>"): for mail Postfix delivers, its own
+ * queue id, the one its log lines carry. A new string, or NULL. Only the
+ * first 64 KB of the header are looked at. */
+static char *received_queue_id(const char *d, size_t len)
+{
+    char *id = NULL;
+    m2s_buf h;
+    m2s_buf_init(&h);
+    if (len > 65536)
+        len = 65536;
+    for (size_t i = 0; i < len && d[i] != '\n';) {
+        if (len - i > 9 && strncasecmp(d + i, "Received:", 9) == 0) {
+            for (size_t j = i + 9; j < len && h.len < 4096; j++) {
+                if (d[j] == '\n' && (j + 1 >= len || (d[j + 1] != ' ' && d[j + 1] != '\t')))
+                    break;
+                m2s_buf_addc(&h, d[j] == '\n' || d[j] == '\t' ? ' ' : d[j]);
+            }
+            break;
+        }
+        const char *nl = memchr(d + i, '\n', len - i);
+        if (!nl)
+            break;
+        i = (size_t)(nl - d) + 1;
+    }
+    const char *p = h.data ? strstr(h.data, "(Postfix") : NULL;
+    p = p ? strstr(p, " id ") : NULL;
+    if (p) {
+        p += 4;
+        size_t n = strcspn(p, "; ");
+        if (queue_id_ok(p, n))
+            id = xstrndup(p, n);
+    }
+    m2s_buf_free(&h);
+    return id;
+}
+
 static void data_done(m2s_lmtp *s)
 {
     if (!s->data.data)
         m2s_buf_adds(&s->data, "");
+    char *qid = received_queue_id(s->data.data, s->data.len);
+    if (qid) {
+        /* Postfix's own id beats XFORWARD's, which names the upstream one */
+        free(s->queue_id);
+        s->queue_id = qid;
+    }
     s->txn = (m2s_lmtp_txn){
         .sender = s->sender,
         .recipients = s->rcpts.v,

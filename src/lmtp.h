@@ -13,9 +13,11 @@
  *         m2s_lmtp_reply(); on M2S_LMTP_CLOSE write, then close.
  *
  * Commands: LHLO, MAIL FROM (SIZE=, BODY=), RCPT TO, DATA, RSET, NOOP,
- * QUIT, VRFY (252), XFORWARD (IDENT becomes the queue id). LHLO
- * advertises PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME, SIZE and
- * XFORWARD. Every reply carries an enhanced status code.
+ * QUIT, VRFY (252), XFORWARD. LHLO advertises PIPELINING,
+ * ENHANCEDSTATUSCODES, 8BITMIME, SIZE and XFORWARD. Every reply carries
+ * an enhanced status code. The queue id of a transaction is the one in
+ * the first Received: header Postfix wrote (its own, as in its log),
+ * else XFORWARD's IDENT.
  */
 #ifndef M2S_LMTP_H
 #define M2S_LMTP_H
@@ -49,7 +51,7 @@ typedef struct m2s_lmtp_txn {
     const char *sender;         /* "" = null sender */
     char *const *recipients;    /* bare addresses */
     size_t n_recipients;
-    const char *queue_id;       /* from XFORWARD IDENT, or NULL */
+    const char *queue_id;       /* Postfix's (Received:), XFORWARD IDENT, or NULL */
     const char *data;
     size_t len;
     bool too_large;             /* more than max_message bytes came; data is cut */

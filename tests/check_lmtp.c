@@ -276,6 +276,37 @@ START_TEST(recipient_limit_and_xforward)
 }
 END_TEST
 
+/* The queue id comes from the first Received: header Postfix wrote (a
+ * folded one too), over XFORWARD's; not from another MTA's, nor from a
+ * later header or the body. */
+START_TEST(queue_id_from_received)
+{
+    static const struct { const char *head; const char *want; } cases[] = {
+        { "Received: by mx.example (Postfix, from userid 0)\r\n\tid 1788BA741A7; Wed,  2 Dec"
+          " 2026 06:07:11 +0000 (UTC)\r\n", "1788BA741A7" },
+        { "Received: from c.example (c.example [192.0.2.1])\r\n\tby mx.example (Postfix) "
+          "with ESMTPS id 4QxYz2AbCdef\r\n\tfor <a@b>; Wed, 2 Dec 2026\r\n", "4QxYz2AbCdef" },
+        { "Received: from c by mx (Exim 4.96) id 1abc-000; Wed\r\n", "XF1" },
+        { "Subject: x\r\nReceived: by mx (Postfix) id BAD/ID; x\r\n", "XF1" },
+        { "Subject: x\r\n\r\nReceived: by mx (Postfix) id INBODY1; x\r\n", "XF1" },
+        { "X-A: 1\r\nReceived: by mx (Postfix) id SECOND1; x\r\nReceived: by up (Postfix) "
+          "id UP1; y\r\n", "SECOND1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        m2s_buf out, in;
+        m2s_lmtp *s = session(4096, &out);
+        m2s_buf_init(&in);
+        m2s_buf_printf(&in, "LHLO c\r\nXFORWARD IDENT=XF1\r\nMAIL FROM:<a@b>\r\n"
+                       "RCPT TO:<x@y>\r\nDATA\r\n%s\r\nbody\r\n.\r\n", cases[i].head);
+        ck_assert_int_eq(feed(s, in.data, in.len, 0, &out), M2S_LMTP_MAIL);
+        ck_assert_str_eq(m2s_lmtp_transaction(s)->queue_id, cases[i].want);
+        m2s_buf_free(&in);
+        m2s_lmtp_free(s);
+        m2s_buf_free(&out);
+    }
+}
+END_TEST
+
 /* A client that only sends junk is told so, then closed with 421. */
 START_TEST(too_many_errors)
 {
@@ -355,6 +386,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, overlong_line);
     tcase_add_test(tc, too_large);
     tcase_add_test(tc, recipient_limit_and_xforward);
+    tcase_add_test(tc, queue_id_from_received);
     tcase_add_test(tc, too_many_errors);
     tcase_add_test(tc, shutdown_mid_data);
     tcase_add_test(tc, reply_lines);
