@@ -28,6 +28,8 @@
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -428,6 +430,9 @@ static gboolean on_incoming(GSocketService *ss, GSocketConnection *sc, GObject *
     c->wcancel = g_cancellable_new();
     c->started = m2s_now();
     c->peer = peer_name(sc);
+    /* replies are small and each one is awaited: no Nagle delay (fails
+     * harmlessly on a unix socket) */
+    g_socket_set_option(g_socket_connection_get_socket(sc), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
     m2s_lmtp_limits lim = { .hostname = svc->hostname,
                             .max_message = cfg->max_message_bytes };
     c->lmtp = m2s_lmtp_new(&lim);
@@ -555,8 +560,8 @@ static gboolean on_term(gpointer p)
         ((conn *)l->data)->refs++;
     for (GList *l = all; l; l = l->next) {
         conn *c = l->data;
-        if (c->done)
-            continue;
+        if (c->done || c->closing)
+            continue;                   /* on its way out already (QUIT) */
         if (c->running) {
             running++;
             continue;                   /* answered first, then closed (job_done) */
@@ -630,6 +635,9 @@ int m2s_service_run(const char *config_path, m2s_config *cfg)
     svc.hostname = xstrdup(g_get_host_name());
     svc.loop = g_main_loop_new(NULL, FALSE);
     svc.listener = g_socket_service_new();
+    /* a burst of connections waits in the kernel, not in SYN retries */
+    g_socket_listener_set_backlog(G_SOCKET_LISTENER(svc.listener),
+                                  cfg->max_connections > 128 ? (int)cfg->max_connections : 128);
     svc.jobs = g_async_queue_new();
     /* what the workers' libraries need set up once, before they start */
     m2s_mail_init();
