@@ -237,5 +237,41 @@ def unix_socket_and_bad_config():
         eq(r.rc, 75, "--lmtp with recipients")
 
 
+@case("socket activation: the socket systemd passes (LISTEN_FDS), service.listen unused")
+def socket_activation():
+    import socket
+    import subprocess
+    with FakeBird() as fake:
+        d = tmpdir()
+        unused = os.path.join(d, "not-this")
+        conf = write_config(d, fake.url, service={"listen": ["unix:" + unused]})
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(16)
+        port = ls.getsockname()[1]
+        fd = ls.fileno()
+        err = open(os.path.join(d, "err"), "w+b")
+        p = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'] +
+                             command(["--lmtp", "-v", "-c", conf]), pass_fds=(fd,),
+                             preexec_fn=lambda: os.dup2(fd, 3), stdin=subprocess.DEVNULL,
+                             stderr=err, env=clean_env())
+        ls.close()
+        try:
+            c = Client(("127.0.0.1", port))
+            eq(c.send_mail(SENDER, ["+31644444444@sms.example.com"], mail()),
+               ["250 2.0.0 Ok"], "reply")
+            c.close()
+            check(not os.path.exists(unused), "service.listen was used")
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(30), 0, "exit status")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        err.seek(0)
+        log = err.read().decode()
+        check("lmtp: listening on 1 socket from systemd" in log, log)
+
+
 if __name__ == "__main__":
     main()
