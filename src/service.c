@@ -43,6 +43,7 @@
 #include "mail.h"
 #include "run.h"
 #include "service.h"
+#include "state.h"
 
 #define READ_CHUNK 16384
 #define SD_LISTEN_FDS_START 3
@@ -59,6 +60,7 @@ typedef struct gen {
     gint refs;
     m2s_config *cfg;
     rate_ref *rate;
+    m2s_state *keep;            /* the journal held open, see gen_new */
 } gen;
 
 static void rate_unref(rate_ref *r)
@@ -85,6 +87,14 @@ static gen *gen_new(m2s_config *cfg, const gen *prev)
         g->rate->rate = m2s_http_rate_new(cfg);
         g->rate->max_rate = cfg->max_rate;
     }
+    /* Each mail opens the journal and closes it again (m2s_run keeps
+     * nothing). Held open here as well, that close is never the last one:
+     * SQLite then neither checkpoints the whole log nor reads the
+     * database afresh for every mail. Without it (it cannot be opened)
+     * each mail says why itself. */
+    char *why = NULL;
+    g->keep = cfg->state_dir ? m2s_state_open(cfg->state_dir, &why) : NULL;
+    free(why);
     return g;
 }
 
@@ -98,6 +108,7 @@ static void gen_unref(gen *g)
 {
     if (g && g_atomic_int_dec_and_test(&g->refs)) {
         rate_unref(g->rate);
+        m2s_state_close(g->keep);
         m2s_config_free(g->cfg);
         free(g);
     }

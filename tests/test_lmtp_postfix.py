@@ -32,6 +32,7 @@ STEP = 30
 DEADLINE = 8
 SENDER = "nagios@monitoring.example.com"
 DOMAIN = "lmtp.sms.example.com"
+UNIX_DOMAIN = "unix.sms.example.com"       # through the unix socket
 TEAM = ["+31611111111", "+31622222222", "+31633333333"]
 
 why = pfi.unmet(BIN)
@@ -50,6 +51,11 @@ def prepare():
     p = pfi.prepare_run("m2s-lmtp-", USER, BIN)
     p["conf"] = os.path.join(p["m2s"], "mail2sms.conf")
     p["port"] = free_port()
+    # a unix socket too, as the shipped socket unit makes it: 0660, group postfix
+    run_dir = os.path.join(p["base"], "run")
+    os.makedirs(run_dir)
+    os.chown(run_dir, p["uid"], p["gid"])
+    p["sock"] = os.path.join(run_dir, "lmtp")
     return p
 
 
@@ -58,7 +64,8 @@ def write_m2s_config(aliases=None, broken=False):
                         bird={"timeout": 3, "connect_timeout": 2},
                         recipients={"aliases": aliases or {"oncall": list(ONCALL),
                                                            "team": list(TEAM)}},
-                        service={"listen": ["inet:127.0.0.1:%d" % P["port"]],
+                        service={"listen": ["inet:127.0.0.1:%d" % P["port"],
+                                            "unix:" + P["sock"]],
                                  "workers": 2},
                         deadline=DEADLINE)
     if broken:
@@ -81,6 +88,8 @@ class Svc(Service):
                                      env=clean_env())
         self.addr = ("127.0.0.1", P["port"])
         self.wait_ready()
+        import grp
+        os.chown(P["sock"], -1, grp.getgrnam("postfix").gr_gid)
 
     def pid(self):
         """The pid of mail2sms itself (runuser's child)."""
@@ -104,10 +113,13 @@ def build_instance(p):
                   # a refused or lost connection is retried soon, not in 600 s
                   lmtp_connect_timeout="5s")
     pf.add_service("lmtp      unix  -       -       n       -       -       lmtp")
+    # docs/postfix.md's entry of its own, for the unix socket
+    pf.add_service("sms-lmtp  unix  -       -       n       -       -       lmtp")
     pf.add_service("sink      unix  -       n       n       -       -       pipe\n"
                    "  flags=R null_sender= user=%s argv=/bin/sh %s %s ${queue_id}"
                    % (USER, p["sink_script"], p["sink"]))
     pf.add_transport(DOMAIN, "lmtp:inet:127.0.0.1:%d" % p["port"])
+    pf.add_transport(UNIX_DOMAIN, "sms-lmtp:unix:" + p["sock"])
     pf.add_transport("monitoring.example.com", "sink:")
     pf.write_config()
     return pf
@@ -165,6 +177,21 @@ def plain_alert():
     check(re.search(r"^mail2sms: %s: to=<%s>, number=\+31644444444, status=sent"
                     % (qid, re.escape(rcpt)), SVC.log(), re.M),
           "no log line under Postfix's queue id:\n" + SVC.log()[-1500:])
+
+
+@case("the unix socket (0660, group postfix) through an lmtp entry of its own")
+def unix_socket():
+    fresh()
+    rcpt = "+31645454545@" + UNIX_DOMAIN
+    qid, _ = send([rcpt], subject="Over the unix socket")
+    st, line = status(qid, rcpt)
+    eq(st, "sent", "status (%s)" % line)
+    check(re.search(r"postfix-m2stest/lmtp\[\d+\]: %s: to=<%s>, relay=%s\[%s\],.*"
+                    r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok\)$"
+                    % (qid, re.escape(rcpt), re.escape(PF.hostname), re.escape(P["sock"])),
+                    line), line)
+    removed(qid)
+    eq(len(accepted_for("+31645454545")), 1, "SMS")
 
 
 @case("three addresses in one transaction, one number failing: per-recipient "
