@@ -529,18 +529,20 @@ static int listen_one(service *svc, const char *spec)
     }
     if (!addr)
         goto bad;
-    if (!g_socket_listener_add_address(G_SOCKET_LISTENER(svc->listener), addr,
-                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL,
-                                       NULL, &err)) {
+    /* A unix socket is made 0660 from the start (the workers do not run
+     * yet, so the umask is ours): Postfix's lmtp client must reach it,
+     * other users must not (give it, or its directory, the postfix group) */
+    mode_t mask = umask(0117);
+    gboolean ok = g_socket_listener_add_address(G_SOCKET_LISTENER(svc->listener), addr,
+                                                G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, &err);
+    umask(mask);
+    if (!ok) {
         m2s_log(LOG_ERR, "lmtp: cannot listen on %s: %s", spec, err->message);
         goto out;
     }
-    if (strncmp(spec, "unix:", 5) == 0) {
-        /* Postfix's lmtp client must reach it, other users must not:
-         * owner and group (give the directory to the postfix group) */
-        chmod(spec + 5, 0660);
+    if (strncmp(spec, "unix:", 5) == 0)
         m2s_strv_add(&svc->unix_paths, spec + 5);
-    }
     m2s_log(LOG_INFO, "lmtp: listening on %s", spec);
     rc = 0;
     goto out;

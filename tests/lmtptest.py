@@ -249,3 +249,13 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def sanitized():
+    """Whether the binary is built with AddressSanitizer (whose quarantine of
+    freed memory makes RSS grow by design)."""
+    try:
+        with open(BIN, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
