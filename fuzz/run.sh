@@ -1,5 +1,5 @@
 #!/bin/sh
-# fuzz/run.sh - build the libFuzzer target fuzz/fuzz_parse_compose.c against
+# fuzz/run.sh - build a libFuzzer target (fuzz/fuzz_$FUZZ_TARGET.c) against
 # the project's sources (compiled directly, not through automake) with
 # clang -fsanitize=fuzzer,address,undefined, and run it for a bounded time.
 #
@@ -9,6 +9,10 @@
 #   fuzz/run.sh --build      build only
 #
 # Environment:
+#   FUZZ_TARGET    parse_compose (default: one mail through parse -> compose ->
+#                  payload) or lmtp (the LMTP session parser, src/lmtp.c; its
+#                  seeds are tests/fixtures/lmtp/*, its finds go to
+#                  tests/fixtures/fuzz-lmtp/)
 #   FUZZ_SECONDS   fuzzing time in seconds (default 60)
 #   FUZZ_WORK      build and working directory (default ${TMPDIR:-/tmp}/mail2sms-fuzz);
 #                  the growing corpus is kept there between runs
@@ -31,7 +35,18 @@ max_len=${FUZZ_MAX_LEN:-65536}
 extra=${FUZZ_CORPUS:-/work/shared/corpus}
 cc=${CC:-clang}
 mode=${1:-fuzz}
+target=${FUZZ_TARGET:-parse_compose}
 found="$src/tests/fixtures/fuzz"
+seeds="$src/tests/fixtures/*.eml"
+dict="$here/mime.dict"
+if [ "$target" = lmtp ]; then
+    found="$src/tests/fixtures/fuzz-lmtp"
+    seeds="$src/tests/fixtures/lmtp/*"
+    dict="$here/lmtp.dict"
+    extra=/nonexistent
+    work="$work-lmtp"
+fi
+bin="$work/fuzz_$target"
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz/run.sh: $cc not found (apt-get install clang libclang-rt-dev)" >&2
@@ -52,20 +67,21 @@ cat > "$work/build-config.h" <<EOT
 #define PACKAGE_LICENSE "MIT"
 #define PACKAGE_STRING "mail2sms ${version:-0}"
 #define VERSION "${version:-0}"
+#define PACKAGE_LICENSE "MIT"
 EOT
 
-pkgs="gmime-3.0 libcurl json-c libconfig libxml-2.0 sqlite3 libpq"
+pkgs="gmime-3.0 libcurl json-c libconfig libxml-2.0 sqlite3 libpq gio-2.0 gio-unix-2.0"
 cflags=$(pkg-config --cflags $pkgs)
 libs=$(pkg-config --libs $pkgs)
 sources=$(ls "$src"/src/*.c | grep -v '/main\.c$')
 
-echo "fuzz/run.sh: building $work/fuzz_parse_compose with $cc"
+echo "fuzz/run.sh: building $bin with $cc"
 # shellcheck disable=SC2086
 "$cc" -std=gnu11 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$work" -I"$src/src" -DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"' \
-    $cflags -o "$work/fuzz_parse_compose" \
-    "$here/fuzz_parse_compose.c" $sources $libs -lm
+    $cflags -o "$bin" \
+    "$here/fuzz_$target.c" $sources $libs -lm
 
 [ "$mode" = "--build" ] && exit 0
 
@@ -81,11 +97,11 @@ if [ "$mode" = "--replay" ]; then
         echo "fuzz/run.sh: no reproducers in $found"
         exit 0
     fi
-    exec "$work/fuzz_parse_compose" -rss_limit_mb=2048 -timeout=20 "$@"
+    exec "$bin" -rss_limit_mb=2048 -timeout=20 "$@"
 fi
 
 rm -f "$work"/seeds/*
-for f in "$src"/tests/fixtures/*.eml; do
+for f in $seeds; do
     [ -f "$f" ] && cp "$f" "$work/seeds/"
 done
 for f in "$found"/*; do
@@ -98,9 +114,9 @@ rm -f "$work"/artifacts/*
 echo "fuzz/run.sh: fuzzing for ${seconds}s (seeds: $dirs)"
 status=0
 # shellcheck disable=SC2086
-"$work/fuzz_parse_compose" -max_total_time="$seconds" -max_len="$max_len" \
+"$bin" -max_total_time="$seconds" -max_len="$max_len" \
     -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-    -dict="$here/mime.dict" -artifact_prefix="$work/artifacts/" $dirs || status=$?
+    -dict="$dict" -artifact_prefix="$work/artifacts/" $dirs || status=$?
 
 n=0
 for f in "$work"/artifacts/*; do

@@ -3,8 +3,9 @@
 #   1. dpkg-buildpackage -b in a copy of the tree under /tmp (the tree itself
 #      stays clean; uncommitted files are included); the test suite is run
 #      elsewhere, so DEB_BUILD_OPTIONS=nocheck
-#   2. the .deb holds the program, both manual pages, the Postfix examples
-#      and /etc/mail2sms/mail2sms.conf as a conffile
+#   2. the .deb holds the program, both manual pages, the Postfix examples,
+#      the LMTP service's systemd units and /etc/mail2sms/mail2sms.conf as a
+#      conffile
 #   3. dpkg -i: mail2sms --version, the mail2sms user, /var/lib/mail2sms
 #      (0750), the access key file (0600, owner mail2sms), the configuration
 #      (0640 root:mail2sms); the shipped examples name /usr/bin/mail2sms and
@@ -72,9 +73,13 @@ for f in /usr/bin/mail2sms /usr/share/man/man8/mail2sms.8.gz \
          /usr/share/doc/mail2sms/examples/master.cf \
          /usr/share/doc/mail2sms/examples/transport \
          /usr/share/doc/mail2sms/examples/main.cf \
-         /usr/share/doc/mail2sms/examples/mail2sms.conf; do
+         /usr/share/doc/mail2sms/examples/mail2sms.conf \
+         /lib/systemd/system/mail2sms.service /lib/systemd/system/mail2sms.socket; do
     check "package holds $f" grep -qx "$f" "$work/contents"
 done
+check "the service unit runs /usr/bin/mail2sms --lmtp as mail2sms" sh -c \
+    "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./lib/systemd/system/mail2sms.service |
+     grep -qx 'ExecStart=/usr/bin/mail2sms --lmtp'"
 check "package holds the README (dh_compress may gzip it)" \
     grep -qE '^/usr/share/doc/mail2sms/README.md(.gz)?$' "$work/contents"
 check "nothing under /etc/postfix in the package" sh -c "! grep -q '^/etc/postfix' '$work/contents'"

@@ -11,7 +11,7 @@ what=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential autoconf automake pkg-config ca-certificates
       libgmime-3.0-dev libcurl4-openssl-dev libjson-c-dev libconfig-dev
-      libxml2-dev libsqlite3-dev libpq-dev check python3
+      libxml2-dev libsqlite3-dev libpq-dev libglib2.0-dev check python3
       dpkg-dev debhelper fakeroot"
 if [ "$what" = test ]; then
     # Postfix for the end-to-end tests (they start a private instance of

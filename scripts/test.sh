@@ -92,6 +92,8 @@ fuzz() {    # bounded libFuzzer run; its chatter goes to a log, the verdict here
     log=$top/_build/fuzz.log
     FUZZ_SECONDS="${FUZZ_SECONDS:-60}" ./fuzz/run.sh >"$log" 2>&1
     rc=$?
+    [ $rc = 0 ] && { FUZZ_TARGET=lmtp FUZZ_SECONDS="${FUZZ_SECONDS:-60}" ./fuzz/run.sh >>"$log" 2>&1
+                     rc=$?; }
     grep -E '^(Done|#[0-9]+ +DONE|==[0-9]+==|SUMMARY|.*crash-)' "$log" | tail -n 5
     [ $rc = 0 ] || tail -n 40 "$log"
     return $rc

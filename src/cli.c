@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "util.h"
 
-enum { OPT_CHECK_CONFIG = 256, OPT_HELP, OPT_VERSION, OPT_INIT_STATE };
+enum { OPT_CHECK_CONFIG = 256, OPT_HELP, OPT_VERSION, OPT_INIT_STATE, OPT_LMTP };
 
 static const struct option long_opts[] = {
     { "config",       required_argument, NULL, 'c' },
@@ -19,6 +19,7 @@ static const struct option long_opts[] = {
     { "verbose",      no_argument,       NULL, 'v' },
     { "check-config", no_argument,       NULL, OPT_CHECK_CONFIG },
     { "init-state",   no_argument,       NULL, OPT_INIT_STATE },
+    { "lmtp",         no_argument,       NULL, OPT_LMTP },
     { "help",         no_argument,       NULL, OPT_HELP },
     { "version",      no_argument,       NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 }
@@ -40,6 +41,7 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
         case 'v': out->verbose = true; break;
         case OPT_CHECK_CONFIG: out->check_config = true; break;
         case OPT_INIT_STATE: out->init_state = true; break;
+        case OPT_LMTP: out->lmtp = true; break;
         case OPT_HELP: out->help = true; break;
         case OPT_VERSION: out->version = true; break;
         case ':':
@@ -76,6 +78,14 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
         }
         return 0;
     }
+    if (out->lmtp) {
+        if (out->n_recipients > 0 || out->sender || out->queue_id || out->dry_run) {
+            *why = xstrdup("--lmtp takes no recipients and none of -f, -q, -n: "
+                           "each transaction brings its own");
+            return -1;
+        }
+        return 0;
+    }
     if (out->n_recipients == 0) {
         *why = xstrdup("no recipient given (usage: mail2sms [options] -- RECIPIENT...)");
         return -1;
@@ -92,6 +102,7 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
 void m2s_cli_usage(FILE *out)
 {
     fputs("Usage: mail2sms [-c FILE] [-f SENDER] [-q QUEUE_ID] [-n] [-v] [--] RECIPIENT...\n"
+          "       mail2sms --lmtp [-c FILE] [-v]\n"
           "       mail2sms --check-config [-c FILE]\n"
           "       mail2sms --init-state [-c FILE]\n"
           "       mail2sms --help | --version\n"
@@ -104,6 +115,8 @@ void m2s_cli_usage(FILE *out)
           "  -q, --queue-id=ID     Postfix queue id, for logs and as a message key\n"
           "  -n, --dry-run         print the requests as JSON lines; no network, no writes\n"
           "  -v, --verbose         also log to standard error, with detail\n"
+          "      --lmtp            run the LMTP service on service.listen (or the\n"
+          "                        sockets systemd hands over) until SIGTERM\n"
           "      --check-config    validate the configuration, print a summary\n"
           "      --init-state      create or migrate the state store's schema\n"
           "      --help            this text\n"

@@ -1,6 +1,7 @@
 /* cli.h - the command line (mail2sms(8), SYNOPSIS and OPTIONS).
  *
  *   mail2sms [-c FILE] [-f SENDER] [-q QUEUE_ID] [-n] [-v] [--] RECIPIENT...
+ *   mail2sms --lmtp [-c FILE] [-v]
  *   mail2sms --check-config [-c FILE]
  *   mail2sms --init-state [-c FILE]
  *   mail2sms --help | --version
@@ -21,6 +22,7 @@ typedef struct m2s_cli {
     bool verbose;
     bool check_config;
     bool init_state;
+    bool lmtp;                  /* the LMTP service (service.h) */
     bool help;
     bool version;
     char **recipients;          /* points into argv */

@@ -3,6 +3,7 @@
 #include "build-config.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +18,39 @@
 #define INSIDE_MIN 12           /* a line this long inside the subject is said */
 #define LOG_LINE_MAX 80         /* bytes of a line quoted in the -v log */
 #define N_FIELDS (sizeof M2S_PROFILE_FIELDS - 1)
-#define PATTERN_CACHE 256
+#define PATTERN_CACHE 1024
 
 /* ------------------------------------------------------------ patterns */
 
 /* The tables' patterns, compiled once per process (static strings, so
  * their address is their name). NULL for one that does not compile. Kept
- * until exit. */
+ * until exit. The LMTP service condenses on several threads at once: the
+ * cache is looked up and filled under a lock (regexec itself may run on
+ * one pattern in several threads). */
 static const regex_t *table_re(const char *pattern)
 {
     static struct { const char *p; regex_t re; bool ok; } cache[PATTERN_CACHE];
     static size_t used;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    const regex_t *re = NULL;
+    pthread_mutex_lock(&lock);
     for (size_t i = 0; i < used; i++)
-        if (cache[i].p == pattern)
-            return cache[i].ok ? &cache[i].re : NULL;
-    if (used == PATTERN_CACHE)
-        return NULL;
+        if (cache[i].p == pattern) {
+            re = cache[i].ok ? &cache[i].re : NULL;
+            goto out;
+        }
+    if (used == PATTERN_CACHE) {
+        m2s_log(LOG_ERR, "condense: more than %d table patterns; \"%s\" is not used",
+                PATTERN_CACHE, pattern);
+        goto out;
+    }
     cache[used].p = pattern;
     cache[used].ok = regcomp(&cache[used].re, pattern, REG_EXTENDED | REG_ICASE) == 0;
+    re = cache[used].ok ? &cache[used].re : NULL;
     used++;
-    return cache[used - 1].ok ? &cache[used - 1].re : NULL;
+out:
+    pthread_mutex_unlock(&lock);
+    return re;
 }
 
 static bool table_match(const char *pattern, const char *s, size_t nm, regmatch_t *m)

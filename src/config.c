@@ -118,6 +118,11 @@ static const key_def keys[] = {
     { "log_file",                   K_STR,   OFF(log_file), NULL, 0, 0, "string" },
     { "log_time",                   K_ENUM,  OFF(log_time), "postfix|iso8601", 0, 0, "string" },
     { "deadline",                   K_INT,   OFF(deadline), NULL, 5, 3600, "integer" },
+    { "service",                    K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "service.listen",             K_LIST,  OFF(listen), NULL, 0, 0, "list" },
+    { "service.max_connections",    K_INT,   OFF(max_connections), NULL, 1, 10000, "integer" },
+    { "service.workers",            K_INT,   OFF(workers), NULL, 1, 64, "integer" },
+    { "service.timeout",            K_INT,   OFF(client_timeout), NULL, 5, 3600, "integer" },
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -765,6 +770,23 @@ out:
     return key;
 }
 
+/* "unix:/absolute/path" (at most 107 bytes, sun_path's room) or
+ * "inet:HOST:PORT" (an IPv6 address in brackets), port 1..65535. */
+static bool listen_ok(const char *v)
+{
+    if (strncmp(v, "unix:", 5) == 0)
+        return v[5] == '/' && strlen(v + 5) < 108;
+    if (strncmp(v, "inet:", 5) != 0)
+        return false;
+    const char *colon = strrchr(v + 5, ':');
+    if (!colon || colon == v + 5)
+        return false;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    return colon[1] && !*end && errno == 0 && port >= 1 && port <= 65535;
+}
+
 static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
                           const char *file, bool file_shared)
 {
@@ -902,6 +924,11 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
         problem(ld, config_lookup(lc, "deadline"),
                 "deadline (%lds) must be at least bird.timeout + bird.connect_timeout (%lds)",
                 cfg->deadline, cfg->timeout + cfg->connect_timeout);
+    for (size_t i = 0; i < cfg->listen.n; i++)
+        if (!listen_ok(cfg->listen.v[i]))
+            problem(ld, config_lookup(lc, "service.listen"),
+                    "service.listen: \"%s\" must be unix:/PATH or inet:HOST:PORT",
+                    cfg->listen.v[i]);
 }
 
 static void set_defaults(m2s_config *cfg)
@@ -936,6 +963,9 @@ static void set_defaults(m2s_config *cfg)
     cfg->claim_ttl = 300;
     cfg->outage_probe = 60;
     cfg->deadline = 120;
+    cfg->max_connections = 100;
+    cfg->workers = 4;
+    cfg->client_timeout = 300;
 }
 
 static m2s_config *load(config_t *lc, const char *name, bool file_shared,
@@ -1055,6 +1085,7 @@ void m2s_config_free(m2s_config *cfg)
         free(cfg->state_password);
     }
     free(cfg->log_file);
+    m2s_strv_clear(&cfg->listen);
     free(cfg);
 }
 

@@ -143,7 +143,17 @@ typedef struct m2s_config {
     long claim_ttl;                 /* seconds a dead process's claim holds, default 300 */
 
     long deadline;                  /* seconds for the whole run, default 120 */
+
+    /* service: mail2sms --lmtp */
+    m2s_strv listen;                /* "unix:/path" or "inet:HOST:PORT";
+                                     * empty: M2S_SERVICE_LISTEN */
+    long max_connections;           /* clients at once, default 100 */
+    long workers;                   /* mails run at once, default 4 */
+    long client_timeout;            /* service.timeout: seconds, default 300 */
 } m2s_config;
+
+/* Where the LMTP service listens when service.listen is empty. */
+#define M2S_SERVICE_LISTEN "unix:/run/mail2sms/lmtp"
 
 /* The default configuration file: SYSCONFDIR "/mail2sms/mail2sms.conf". */
 const char *m2s_config_default_path(void);

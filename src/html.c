@@ -11,6 +11,7 @@
 #include "build-config.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -611,14 +612,25 @@ static const char *const filler_words[] = {
 };
 
 /* The phrases compiled once per process (they are asked about line by
- * line); NULL for one that does not compile. Kept until exit. */
+ * line), by whichever thread asks first; NULL for one that does not
+ * compile. Kept until exit. */
+#define N_BOILER (sizeof boiler_phrases / sizeof boiler_phrases[0])
+static regex_t boiler_compiled[N_BOILER];
+static signed char boiler_state[N_BOILER];
+static pthread_once_t boiler_once = PTHREAD_ONCE_INIT;
+
+static void boiler_compile(void)
+{
+    for (size_t i = 0; i < N_BOILER; i++)
+        if (boiler_phrases[i])
+            boiler_state[i] = regcomp(&boiler_compiled[i], boiler_phrases[i],
+                                      REG_EXTENDED | REG_ICASE) == 0 ? 1 : -1;
+}
+
 static const regex_t *boiler_regex(size_t i)
 {
-    static regex_t compiled[sizeof boiler_phrases / sizeof boiler_phrases[0]];
-    static signed char state[sizeof boiler_phrases / sizeof boiler_phrases[0]];
-    if (!state[i])
-        state[i] = regcomp(&compiled[i], boiler_phrases[i], REG_EXTENDED | REG_ICASE) == 0 ? 1 : -1;
-    return state[i] > 0 ? &compiled[i] : NULL;
+    pthread_once(&boiler_once, boiler_compile);
+    return boiler_state[i] > 0 ? &boiler_compiled[i] : NULL;
 }
 
 static void blank_span(char *s, size_t from, size_t to)
@@ -711,4 +723,10 @@ int m2s_text_is_boilerplate(const char *text)
 out:
     free(s);
     return result;
+}
+
+void m2s_html_init(void)
+{
+    xmlInitParser();
+    pthread_once(&boiler_once, boiler_compile);
 }

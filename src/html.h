@@ -18,6 +18,10 @@
  * (it may end mid-line); the text up to there is the same as without it. */
 char *m2s_html_to_text(const char *html, size_t len, size_t max_text);
 
+/* Set libxml2 up before several threads convert HTML at once (once per
+ * process, from the main thread). */
+void m2s_html_init(void);
+
 /* True when a text/plain alternative is only "view this in a browser"
  * boilerplate: short and says nothing beyond such phrases. */
 int m2s_text_is_boilerplate(const char *text);

@@ -7,12 +7,15 @@
  * itself would retry (408, 429, 500, 502, 503, 504, DNS, connect,
  * timeout, dropped connection) and the deadline leaves time for another
  * go. Connections stay in the multi handle's cache and are reused; HTTP/2
- * is asked for on TLS and multiplexed when the server offers it.
+ * is asked for on TLS and multiplexed when the server offers it. The
+ * max_rate window may be shared by transports on several threads (the
+ * LMTP service's workers): it is the only thing they share.
  */
 #include "build-config.h"
 
 #include <curl/curl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,17 +49,25 @@ typedef struct slot {
     unsigned long ring_seq;     /* ... while h->ring_owner[ring_slot] is this */
 } slot;
 
-struct m2s_http {
-    m2s_transport base;         /* first: the transport this is */
-    const m2s_config *cfg;
-    double deadline_at;         /* of the batch being run */
-    CURLM *multi;
+/* The max_rate window: the last n_window start times. One transport owns
+ * its own; transports on several threads may share one (the mutex). */
+struct m2s_http_rate {
+    pthread_mutex_t lock;
     double *starts;             /* ring of recent start times, for max_rate */
     unsigned long *ring_owner;  /* which attempt each entry belongs to */
     unsigned long ring_seq;
     size_t n_window;
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
+};
+
+struct m2s_http {
+    m2s_transport base;         /* first: the transport this is */
+    const m2s_config *cfg;
+    double deadline_at;         /* of the batch being run */
+    CURLM *multi;
+    m2s_http_rate *rate;
+    bool own_rate;
     m2s_transport_stats *stats; /* of the batch being run */
     /* starts leased from the shared cap (base.gate): the next at tok_next,
      * tok_left of them, window / n_window apart */
@@ -81,14 +92,51 @@ static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double dea
                      m2s_transport_stats *stats);
 static void http_free(m2s_transport *t);
 
-m2s_transport *m2s_http_new(const m2s_config *cfg)
+m2s_http_rate *m2s_http_rate_new(const m2s_config *cfg)
+{
+    m2s_http_rate *r = xcalloc(1, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
+    /* "never more than max_rate in any one second": remember the last n
+     * start times; a new start must come at least `window` after the n-th
+     * last one. For a fractional rate below 1 the window stretches. Bird
+     * counts requests as they arrive, and the network between can bunch
+     * requests that left evenly, so the window keeps a margin. */
+    double rate = cfg->max_rate > 0 ? cfg->max_rate : 50;
+    r->n_window = rate >= 1 ? (size_t)floor(rate) : 1;
+    r->window = (double)r->n_window / rate * (1.0 + RATE_MARGIN);
+    r->starts = xcalloc(r->n_window, sizeof *r->starts);
+    r->ring_owner = xcalloc(r->n_window, sizeof *r->ring_owner);
+    for (size_t i = 0; i < r->n_window; i++)
+        r->starts[i] = -1e9;
+    return r;
+}
+
+void m2s_http_rate_free(m2s_http_rate *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->lock);
+    free(r->starts);
+    free(r->ring_owner);
+    free(r);
+}
+
+int m2s_http_global_init(void)
 {
     static bool global_done;
     if (!global_done) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return NULL;
+            return -1;
         global_done = true;
     }
+    m2s_http_user_agent();
+    return 0;
+}
+
+m2s_transport *m2s_http_new_shared(const m2s_config *cfg, m2s_http_rate *rate)
+{
+    if (m2s_http_global_init() != 0)
+        return NULL;
     m2s_http *h = xcalloc(1, sizeof *h);
     h->base.run = http_run;
     h->base.free = http_free;
@@ -101,27 +149,22 @@ m2s_transport *m2s_http_new(const m2s_config *cfg)
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->concurrency);
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->concurrency);
-    /* "never more than max_rate in any one second": remember the last n
-     * start times; a new start must come at least `window` after the n-th
-     * last one. For a fractional rate below 1 the window stretches. Bird
-     * counts requests as they arrive, and the network between can bunch
-     * requests that left evenly, so the window keeps a margin. */
-    double rate = cfg->max_rate > 0 ? cfg->max_rate : 50;
-    h->n_window = rate >= 1 ? (size_t)floor(rate) : 1;
-    h->window = (double)h->n_window / rate * (1.0 + RATE_MARGIN);
-    h->starts = xcalloc(h->n_window, sizeof *h->starts);
-    h->ring_owner = xcalloc(h->n_window, sizeof *h->ring_owner);
-    for (size_t i = 0; i < h->n_window; i++)
-        h->starts[i] = -1e9;
+    h->own_rate = rate == NULL;
+    h->rate = rate ? rate : m2s_http_rate_new(cfg);
     return &h->base;
+}
+
+m2s_transport *m2s_http_new(const m2s_config *cfg)
+{
+    return m2s_http_new_shared(cfg, NULL);
 }
 
 static void http_free(m2s_transport *t)
 {
     m2s_http *h = (m2s_http *)t;
     curl_multi_cleanup(h->multi);
-    free(h->starts);
-    free(h->ring_owner);
+    if (h->own_rate)
+        m2s_http_rate_free(h->rate);
     free(h);
 }
 
@@ -173,13 +216,15 @@ static int on_prereq(void *user, char *primary_ip, char *local_ip, int primary_p
                      int local_port)
 {
     slot *s = user;
-    m2s_http *h = s->h;
+    m2s_http_rate *r = s->h->rate;
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-    if (h->ring_owner[s->ring_slot] == s->ring_seq) {
+    pthread_mutex_lock(&r->lock);
+    if (r->ring_owner[s->ring_slot] == s->ring_seq) {
         double now = m2s_now();
-        if (now > h->starts[s->ring_slot])
-            h->starts[s->ring_slot] = now;
+        if (now > r->starts[s->ring_slot])
+            r->starts[s->ring_slot] = now;
     }
+    pthread_mutex_unlock(&r->lock);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -196,6 +241,31 @@ static void slot_reset(slot *s)
     s->mime = NULL;
     m2s_buf_clear(&s->resp);
     s->file_pos = 0;
+}
+
+/* Take an entry of the rate window for an attempt starting now, when the
+ * window has room; otherwise *wait is how long until it has. Checked and
+ * taken at once, so transports sharing the window never both take the
+ * last place. */
+static bool rate_take(m2s_http_rate *r, double now, double *wait, size_t *ring_slot,
+                      unsigned long *ring_seq)
+{
+    bool ok = false;
+    pthread_mutex_lock(&r->lock);
+    double oldest = r->starts[r->ring_pos];
+    if (oldest + r->window > now) {
+        *wait = oldest + r->window - now;
+        goto out;
+    }
+    r->starts[r->ring_pos] = now;
+    r->ring_owner[r->ring_pos] = ++r->ring_seq;
+    *ring_slot = r->ring_pos;
+    *ring_seq = r->ring_seq;
+    r->ring_pos = (r->ring_pos + 1) % r->n_window;
+    ok = true;
+out:
+    pthread_mutex_unlock(&r->lock);
+    return ok;
 }
 
 static bool slot_start(m2s_http *h, slot *s, double now)
@@ -285,11 +355,6 @@ static bool slot_start(m2s_http *h, slot *s, double now)
     h->stats->requests++;
     if (r->attempts > 1)
         h->stats->retries++;
-    h->starts[h->ring_pos] = now;
-    h->ring_owner[h->ring_pos] = ++h->ring_seq;
-    s->ring_slot = h->ring_pos;
-    s->ring_seq = h->ring_seq;
-    h->ring_pos = (h->ring_pos + 1) % h->n_window;
     return true;
 }
 
@@ -396,15 +461,6 @@ static void on_complete(m2s_http *h, slot *s, CURLcode rc, double now)
     finish(s);
 }
 
-static bool rate_allows(const m2s_http *h, double now, double *wait)
-{
-    double oldest = h->starts[h->ring_pos];
-    if (oldest + h->window <= now)
-        return true;
-    *wait = oldest + h->window - now;
-    return false;
-}
-
 /* The shared cap (base.gate): whether a start may go now, leasing a block
  * of at most want starts when none is left; else *wait. A leased start
  * whose time has passed by more than a quarter of the spacing is dropped:
@@ -412,7 +468,7 @@ static bool rate_allows(const m2s_http *h, double now, double *wait)
 static bool gate_allows(m2s_http *h, double now, long want, double *wait)
 {
     const m2s_rate_gate *g = h->base.gate;
-    double interval = h->window / (double)h->n_window;
+    double interval = h->rate->window / (double)h->rate->n_window;
     if (!g || h->gate_failed)
         return true;
     while (h->tok_left > 0 && h->tok_next < now - interval / 4)
@@ -442,7 +498,7 @@ static void gate_take(m2s_http *h)
 {
     if (!h->base.gate || h->gate_failed || h->tok_left == 0)
         return;
-    h->tok_next += h->window / (double)h->n_window;
+    h->tok_next += h->rate->window / (double)h->rate->n_window;
     h->tok_left--;
 }
 
@@ -506,7 +562,8 @@ static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double dea
             if (running >= (size_t)h->cfg->concurrency)
                 continue;
             double wait = 0;
-            if (!rate_allows(h, now, &wait) || !gate_allows(h, now, want, &wait)) {
+            if (!gate_allows(h, now, want, &wait) ||
+                !rate_take(h->rate, now, &wait, &s->ring_slot, &s->ring_seq)) {
                 if (now + wait < next_wake)
                     next_wake = now + wait;
                 break;

@@ -15,8 +15,25 @@
 #include "transport.h"
 
 /* A new libcurl transport (free it with m2s_transport_free), or NULL when
- * libcurl cannot be set up. cfg is borrowed and must outlive it. */
+ * libcurl cannot be set up. cfg is borrowed and must outlive it. A
+ * transport is used by one thread at a time. */
 m2s_transport *m2s_http_new(const m2s_config *cfg);
+
+/* A bird.max_rate window that several transports share, each on its own
+ * thread, so that together they never start more than max_rate requests
+ * in any second (free with m2s_http_rate_free after every transport that
+ * uses it). */
+typedef struct m2s_http_rate m2s_http_rate;
+m2s_http_rate *m2s_http_rate_new(const m2s_config *cfg);
+void m2s_http_rate_free(m2s_http_rate *rate);
+
+/* A transport as m2s_http_new's, counting against rate (borrowed; NULL:
+ * a window of its own). */
+m2s_transport *m2s_http_new_shared(const m2s_config *cfg, m2s_http_rate *rate);
+
+/* libcurl's global set-up, once per process: call it before threads that
+ * make transports start (m2s_http_new calls it too). 0, or -1. */
+int m2s_http_global_init(void);
 
 /* The User-Agent sent: "mail2sms/VERSION libcurl/X". Static storage. */
 const char *m2s_http_user_agent(void);

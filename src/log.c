@@ -1,5 +1,7 @@
 /* log.c - syslog, facility mail, ident "mail2sms", or log_file; a copy on
- * stderr with -v. */
+ * stderr with -v. The queue id is per thread; the rest is set up by the
+ * main thread before others start (m2s_log_to_file may be called again
+ * while they run). */
 #include "build-config.h"
 
 #include <errno.h>
@@ -15,7 +17,8 @@
 #include "log.h"
 #include "util.h"
 
-static char *log_queue_id;
+/* Each thread's own: the LMTP service's workers run a mail each. */
+static __thread char *log_queue_id;
 static bool log_verbose;
 static bool log_quiet;          /* a dry run: nothing but the -v copy */
 static int log_fd = -1;
@@ -31,6 +34,12 @@ void m2s_log_open(const char *queue_id, bool verbose)
     openlog("mail2sms", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+void m2s_log_set_queue_id(const char *queue_id)
+{
+    free(log_queue_id);
+    log_queue_id = queue_id && *queue_id ? xstrdup(queue_id) : NULL;
+}
+
 int m2s_log_to_file(const char *path, bool iso8601, char **why)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
@@ -42,9 +51,14 @@ int m2s_log_to_file(const char *path, bool iso8601, char **why)
                                 strerror(err));
         return -1;
     }
-    if (log_fd >= 0)
-        close(log_fd);
-    log_fd = fd;
+    if (log_fd >= 0) {
+        /* in place, so that a thread writing a line meanwhile writes it
+         * to the old file or the new one, never to a closed descriptor */
+        dup3(fd, log_fd, O_CLOEXEC);
+        close(fd);
+    } else {
+        log_fd = fd;
+    }
     log_iso8601 = iso8601;
     if (gethostname(log_host, sizeof log_host - 1) != 0)
         strcpy(log_host, "localhost");

@@ -13,6 +13,9 @@
 
 /* queue_id is copied; NULL or "" logs "NOQUEUE". */
 void m2s_log_open(const char *queue_id, bool verbose);
+/* The queue id of the lines this thread logs from now on (copied; NULL
+ * or "": "NOQUEUE"). A thread that set one sets NULL before it ends. */
+void m2s_log_set_queue_id(const char *queue_id);
 /* From now on write to the file at path (appended, created 0640) instead
  * of syslog, each line stamped as Postfix's maillog_file does
  * ("Nov 27 21:50:01 host mail2sms[1234]: ...") or, with iso8601, as

@@ -1,4 +1,5 @@
-/* main.c - the pipe transport: reads the command line, the configuration
+/* main.c - the pipe transport (and, with --lmtp, the start of the LMTP
+ * service, service.h): reads the command line, the configuration
  * and the mail on standard input, sets up logging, the deadline and the
  * transport (libcurl, or the dry-run printer with -n), runs the job for
  * the mail (run.h) and exits with its status. Exactly one line goes to
@@ -20,8 +21,8 @@
 #include "mail.h"
 #include "outcome.h"
 #include "run.h"
+#include "service.h"
 #include "util.h"
-#include "version.h"
 
 /* The last resort behind `deadline`: whatever is still running then (a
  * pathological mail, a stuck library call) ends with EX_TEMPFAIL, before
@@ -58,19 +59,8 @@ int main(int argc, char **argv)
         m2s_status_take(&st, M2S_E_USAGE, NULL, why);
         goto report;
     }
-    if (cli.help || cli.version || cli.check_config || cli.init_state) {
-        const char *path = cli.config_path ? cli.config_path : m2s_config_default_path();
-        rc = EX_OK;
-        if (cli.help)
-            m2s_cli_usage(stdout);
-        else if (cli.version)
-            m2s_version_print(stdout);
-        else if (cli.init_state)
-            rc = m2s_run_init_state(path, stdout);
-        else
-            rc = m2s_run_check_config(path, stdout);
+    if (m2s_run_admin(&cli, stdout, &rc))
         goto out;
-    }
     m2s_log_open(cli.queue_id, cli.verbose);
     if (cli.dry_run)
         m2s_log_quiet();
@@ -79,6 +69,11 @@ int main(int argc, char **argv)
     const char *path = cli.config_path ? cli.config_path : m2s_config_default_path();
     if (!(cfg = m2s_config_load(path, &problems))) {
         m2s_config_failed(path, &problems, &st);
+        if (cli.lmtp) {
+            /* no mail to answer: the reasons are logged */
+            rc = EX_CONFIG;
+            goto out;
+        }
         goto report;
     }
     /* A dry run writes nothing, not even a log file it might create. */
@@ -86,6 +81,12 @@ int main(int argc, char **argv)
         m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
         m2s_log(LOG_WARNING, "%s; logging to syslog", why);
         free(why);
+    }
+    if (cli.lmtp) {
+        /* the service: each transaction has its own deadline, no alarm */
+        rc = m2s_service_run(path, cfg);
+        cfg = NULL;
+        goto out;
     }
     double deadline_at = m2s_now() + (double)cfg->deadline - 1.0;
     signal(SIGALRM, on_deadline);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "bird.h"
+#include "cli.h"
 #include "compose.h"
 #include "deliver.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 #include "run.h"
 #include "senders.h"
 #include "state.h"
+#include "version.h"
 
 void m2s_run_report(const m2s_envelope *envelope, const m2s_status *st)
 {
@@ -281,4 +283,21 @@ out:
     m2s_config_free(cfg);
     m2s_strv_clear(&problems);
     return rc;
+}
+
+bool m2s_run_admin(const m2s_cli *cli, FILE *out, int *rc)
+{
+    const char *path = cli->config_path ? cli->config_path : m2s_config_default_path();
+    *rc = EX_OK;
+    if (cli->help)
+        m2s_cli_usage(out);
+    else if (cli->version)
+        m2s_version_print(out);
+    else if (cli->init_state)
+        *rc = m2s_run_init_state(path, out);
+    else if (cli->check_config)
+        *rc = m2s_run_check_config(path, out);
+    else
+        return false;
+    return true;
 }

@@ -6,8 +6,10 @@
 #ifndef M2S_RUN_H
 #define M2S_RUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "cli.h"
 #include "config.h"
 #include "deliver.h"
 #include "media.h"
@@ -52,5 +54,10 @@ int m2s_run_check_config(const char *path, FILE *out);
  * and say so on out; returns the exit code (0; 78 for an unusable
  * configuration; 75 when the store cannot be reached or changed). */
 int m2s_run_init_state(const char *path, FILE *out);
+
+/* The modes that handle no mail: --help, --version, --init-state and
+ * --check-config, answered on out. True with the exit code in *rc when
+ * cli asks for one of them; false otherwise. */
+bool m2s_run_admin(const m2s_cli *cli, FILE *out, int *rc);
 
 #endif

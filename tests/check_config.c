@@ -991,6 +991,31 @@ START_TEST(test_default_path)
 }
 END_TEST
 
+/* service.*: the LMTP service's keys, its defaults and the listen forms. */
+START_TEST(test_service_keys)
+{
+    m2s_config *c = load_ok(MINIMAL);
+    ck_assert_uint_eq(c->listen.n, 0);
+    ck_assert_int_eq(c->max_connections, 100);
+    ck_assert_int_eq(c->workers, 4);
+    ck_assert_int_eq(c->client_timeout, 300);
+    m2s_config_free(c);
+    c = load_ok(MINIMAL "service = { listen = [ \"unix:/run/x/lmtp\", \"inet:127.0.0.1:24\","
+                " \"inet:[::1]:2424\" ]; workers = 2; max_connections = 5; timeout = 60; };\n");
+    ck_assert_uint_eq(c->listen.n, 3);
+    ck_assert_str_eq(c->listen.v[2], "inet:[::1]:2424");
+    ck_assert_int_eq(c->workers, 2);
+    ck_assert_int_eq(c->max_connections, 5);
+    ck_assert_int_eq(c->client_timeout, 60);
+    m2s_config_free(c);
+    REFUSED(MINIMAL "service = { listen = [ \"unix:relative\" ]; };\n", "service.listen");
+    REFUSED(MINIMAL "service = { listen = \"inet:127.0.0.1\"; };\n", "service.listen");
+    REFUSED(MINIMAL "service = { listen = \"inet:127.0.0.1:70000\"; };\n", "service.listen");
+    REFUSED(MINIMAL "service = { listen = \"tcp:127.0.0.1:24\"; };\n", "service.listen");
+    REFUSED(MINIMAL "service = { workers = 0; };\n", "service.workers");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1029,6 +1054,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_keys_table);
     tcase_add_test(tc, test_keys_are_accepted);
     tcase_add_test(tc, test_default_path);
+    tcase_add_test(tc, test_service_keys);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -365,6 +365,10 @@ def rule_name(rule):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The header and the body of an answer go out in two writes: without
+    # this, Nagle holds the body until the client's delayed ACK (40 ms) on
+    # every request of a kept connection.
+    disable_nagle_algorithm = True
     server_version = "FakeBird/1.0"
     sys_version = ""
 
@@ -769,9 +773,17 @@ def main():
     ap.add_argument("--log", help="append a line per request to this file")
     ap.add_argument("--latency", type=float, default=0.0,
                     help="seconds to wait before answering every Bird request")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; with "
+                    "--tls-key); media URLs stay http://")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = ap.parse_args()
 
     srv = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.state = State(args)
     srv.state.port = srv.server_address[1]
 

@@ -117,6 +117,26 @@ def _():
     check_examples(d, "/opt/m2s/bin", "/opt/m2s/etc/mail2sms")
 
 
+@case("make install: the LMTP service's systemd units, with this build's paths")
+def _():
+    d = tmpdir()
+    make_install(d, "bindir=/opt/m2s/bin", "localstatedir=/opt/m2s/var")
+    units = installed(d, ".service") + installed(d, ".socket")
+    eq([os.path.basename(u) for u in units], ["mail2sms.service", "mail2sms.socket"], "units")
+    with open(d + units[0], encoding="utf-8") as f:
+        svc = f.read()
+    check(re.search(r"^ExecStart=/opt/m2s/bin/mail2sms --lmtp$", svc, re.M), "ExecStart")
+    check(re.search(r"^ReadWritePaths=/opt/m2s/var/lib/mail2sms ", svc, re.M), "state_dir")
+    check(re.search(r"^User=mail2sms$", svc, re.M), "the user")
+    for opt in ("NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=",
+                "PrivateTmp=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
+        check(re.search(r"^%s$" % re.escape(opt), svc, re.M), "hardening: " + opt)
+    with open(d + units[1], encoding="utf-8") as f:
+        sock = f.read()
+    check(re.search(r"^ListenStream=/run/mail2sms/lmtp$", sock, re.M), "ListenStream")
+    check(re.search(r"^SocketMode=0660$", sock, re.M), "SocketMode")
+
+
 # ------------------------------------------------------------ the pipe user
 
 CHILD = textwrap.dedent("""
