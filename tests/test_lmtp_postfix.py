@@ -88,6 +88,11 @@ class Svc(Service):
                                      env=clean_env())
         self.addr = ("127.0.0.1", P["port"])
         self.wait_ready()
+        # The unix socket is the second listener: it may come a moment
+        # after the inet one answers.
+        t0 = time.monotonic()
+        while not os.path.exists(P["sock"]) and time.monotonic() - t0 < 10:
+            time.sleep(0.05)
         import grp
         os.chown(P["sock"], -1, grp.getgrnam("postfix").gr_gid)
 
