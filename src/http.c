@@ -57,6 +57,7 @@ struct m2s_http {
     size_t n_window;
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
+    double rate;                /* starts per second at most */
     m2s_transport_stats *stats; /* of the batch being run */
     /* starts leased from the shared cap (base.gate): the next at tok_next,
      * tok_left of them, window / n_window apart */
@@ -83,6 +84,11 @@ static void http_free(m2s_transport *t);
 
 m2s_transport *m2s_http_new(const m2s_config *cfg)
 {
+    return m2s_http_new_rate(cfg, cfg->max_rate);
+}
+
+m2s_transport *m2s_http_new_rate(const m2s_config *cfg, double max_rate)
+{
     static bool global_done;
     if (!global_done) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -106,7 +112,8 @@ m2s_transport *m2s_http_new(const m2s_config *cfg)
      * last one. For a fractional rate below 1 the window stretches. Bird
      * counts requests as they arrive, and the network between can bunch
      * requests that left evenly, so the window keeps a margin. */
-    double rate = cfg->max_rate > 0 ? cfg->max_rate : 50;
+    double rate = max_rate > 0 ? max_rate : 50;
+    h->rate = rate;
     h->n_window = rate >= 1 ? (size_t)floor(rate) : 1;
     h->window = (double)h->n_window / rate * (1.0 + RATE_MARGIN);
     h->starts = xcalloc(h->n_window, sizeof *h->starts);
@@ -450,8 +457,7 @@ static void gate_take(m2s_http *h)
  * worth, so the store is written about ten times a second at full rate. */
 static long gate_block(const m2s_http *h)
 {
-    double rate = h->cfg->max_rate > 0 ? h->cfg->max_rate : 50;
-    long b = (long)ceil(rate / 10);
+    long b = (long)ceil(h->rate / 10);
     return b < 1 ? 1 : b;
 }
 

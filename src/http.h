@@ -18,6 +18,10 @@
  * libcurl cannot be set up. cfg is borrowed and must outlive it. */
 m2s_transport *m2s_http_new(const m2s_config *cfg);
 
+/* The same with max_rate starts per second instead of bird.max_rate
+ * (tracking.max_rate for the tracker's reads). */
+m2s_transport *m2s_http_new_rate(const m2s_config *cfg, double max_rate);
+
 /* The User-Agent sent: "mail2sms/VERSION libcurl/X". Static storage. */
 const char *m2s_http_user_agent(void);
 
