@@ -828,10 +828,11 @@ static int pg_mail_note(void *b, const char *key, const m2s_mail_meta *m)
     return ret;
 }
 
+/* As state_sqlite.c's: due, and nobody's (not even this handle's). */
 #define TAKE_WHERE \
     " j.track_status IS NOT NULL" \
     " AND ((j.outcome IS NULL AND j.next_check <= c.now) OR j.actions_due)" \
-    " AND (j.track_owner IS NULL OR j.track_until <= c.now OR j.track_owner = %s)"
+    " AND (j.track_owner IS NULL OR j.track_until <= c.now)"
 
 static int pg_track_take(void *b, const char *owner, long limit, double lease, bool peek,
                          m2s_tracked **out, size_t *n)
@@ -846,7 +847,7 @@ static int pg_track_take(void *b, const char *owner, long limit, double lease, b
     if (peek)
         sql = xasprintf("WITH c AS (SELECT " NOW_SQL " AS now) SELECT " TRACKED_COLUMNS
                         " FROM c, journal j LEFT JOIN mails m USING (mail_key)"
-                        " WHERE" TAKE_WHERE " ORDER BY j.next_check LIMIT %ld", o, limit);
+                        " WHERE" TAKE_WHERE " ORDER BY j.next_check LIMIT %ld", limit);
     else
         /* SKIP LOCKED: two trackers at once take different rows; a row
          * another has just taken is checked again under its lock. */
@@ -858,7 +859,7 @@ static int pg_track_take(void *b, const char *owner, long limit, double lease, b
                         "  WHERE t.mail_key = picked.mail_key AND t.number = picked.number"
                         "  RETURNING t.*)"
                         " SELECT " TRACKED_COLUMNS " FROM taken j LEFT JOIN mails m"
-                        " USING (mail_key) ORDER BY j.next_check", o, limit, o, lease);
+                        " USING (mail_key) ORDER BY j.next_check", limit, o, lease);
     int ret = pg_run(p, sql, &r, "cannot claim SMS to follow");
     if (ret == 0)
         read_tracked(r, out, n);

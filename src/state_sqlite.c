@@ -1008,11 +1008,12 @@ static int sq_mail_note(void *b, const char *key, const m2s_mail_meta *m)
                "cannot remember the mail");
 }
 
-/* What a tracker may take: due (or actions unfinished) and nobody's. */
+/* What a tracker may take: due (or actions unfinished) and nobody's, not
+ * even its own: what it kept (actions deferred) waits for the lease. */
 #define TAKE_WHERE \
     " j.track_status IS NOT NULL" \
     " AND ((j.outcome IS NULL AND j.next_check <= ?2) OR j.actions_due = 1)" \
-    " AND (j.track_owner IS NULL OR j.track_until <= ?2 OR j.track_owner = ?1)"
+    " AND (j.track_owner IS NULL OR j.track_until <= ?2)"
 
 static int sq_track_take(void *b, const char *owner, long limit, double lease, bool peek,
                          m2s_tracked **out, size_t *n)

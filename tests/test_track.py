@@ -382,6 +382,35 @@ def killed_halfway():
            "fallback SMS")
 
 
+@case("a fallback SMS Bird defers is sent on a pass after the lease, once")
+def fallback_deferred():
+    with FakeBird() as fake:
+        env = Env(fake, [ONCALL[0]], bird={"timeout": 2, "connect_timeout": 2}, deadline=6,
+                  state={"claim_ttl": 10},
+                  tracking={"on_failure": ["fallback"], "fallback": "backup"})
+        script(fake, ONCALL[0], [FAILED])
+        env.send()
+        fake.faults([{"endpoint": "messages", "number": BACKUP, "status": 503}])
+        env.due()
+        t0 = time.time()
+        r = env.track()
+        eq(r.rc, 0, repr(r))
+        check(time.time() - t0 < 15, "the pass took %.1fs" % (time.time() - t0))
+        tries = len([q for q in fake.message_attempts()
+                     if q["json"]["receiver"]["contacts"][0]["identifierValue"] == BACKUP])
+        check(1 <= tries <= 10, "%d tries of the fallback in one pass" % tries)
+        eq(env.status(ONCALL[0])[1][0]["fallback_sms"], "sending", "deferred")
+        fake.faults([])
+        env.track()                             # its claim still holds
+        eq(len(fake.messages()), 1, "sent while the claim holds")
+        time.sleep(max(0, t0 + 11 - time.time()))
+        env.track()
+        fb = [q for q in fake.messages()
+              if q["json"]["receiver"]["contacts"][0]["identifierValue"] == BACKUP]
+        eq(len(fb), 1, "fallback SMS after the lease")
+        eq(env.status(ONCALL[0])[1][0]["fallback_sms"], "sent", "recorded")
+
+
 @case("-n shows what it would read and do, and changes nothing")
 def dry_run():
     with FakeBird() as fake:
