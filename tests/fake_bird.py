@@ -773,11 +773,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, data.encode())
         if path == "/_fake/status" and method == "POST":
             with st.lock:
+                known = list(arg.get("messages", []))
                 if "id" in arg:
-                    st.messages[arg["id"]] = {"number": arg.get("number"), "reads": 0,
-                                              "message": {"id": arg["id"],
-                                                          "channelId": st.channel,
-                                                          "status": "accepted"}}
+                    known.append({"id": arg["id"], "number": arg.get("number")})
+                for k in known:
+                    st.messages[k["id"]] = {"number": k.get("number"), "reads": 0,
+                                            "message": {"id": k["id"],
+                                                        "channelId": st.channel,
+                                                        "status": "accepted"}}
                 if "script" in arg:
                     st.scripts[arg.get("number", "*")] = list(arg["script"])
             return self.send(200, {"ok": True})
@@ -819,6 +822,7 @@ status scripts (POST /_fake/status):
   {"script": [...]}                              every other number (default
                                                  ["delivered"])
   {"id": "ID", "number": "+31..."}               know a message sent elsewhere
+  {"messages": [{"id": "ID", "number": "+31..."}, ...]}    many at once
   each status read takes the next STEP, the last one repeats; a STEP is a
   status word ("sent"), an object {"status": "delivery_failed", "reason":
   "unknown_subscriber", "failure": {"description": ..., "source": {"code":
