@@ -879,12 +879,11 @@ static int pg_track_apply(void *b, const char *owner, const char *key, const cha
     const char *oc = lit(&l, ev->outcome);
     bool keep = ev->outcome && ev->actions_due;
     char *counter = ev->outcome ? xasprintf("final:%s", ev->outcome) : NULL;
-    /* One transaction: the row lock of the update orders two appliers;
-     * the second finds it done (outcome set) and changes nothing. */
+    /* One statement: the row lock taken by "old" orders two appliers (the
+     * second finds it ended and changes nothing); the history row and the
+     * counter come from what the update returned. */
     char *sql = xasprintf(
-        "BEGIN;"
-        " CREATE TEMP TABLE IF NOT EXISTS m2s_applied (news boolean) ON COMMIT DELETE ROWS;"
-        " WITH c AS (SELECT " NOW_SQL " AS now),"
+        "WITH c AS (SELECT " NOW_SQL " AS now),"
         " old AS (SELECT track_status FROM journal WHERE mail_key = %s AND number = %s"
         "  AND track_status IS NOT NULL AND outcome IS NULL FOR UPDATE),"
         " upd AS (UPDATE journal j SET"
@@ -897,21 +896,20 @@ static int pg_track_apply(void *b, const char *owner, const char *key, const cha
         "  actions_due = %s,"
         "  track_owner = %s, track_until = %s"
         "  FROM c, old WHERE j.mail_key = %s AND j.number = %s"
-        "  RETURNING (%s IS NOT NULL AND %s IS DISTINCT FROM old.track_status) AS news)"
-        " INSERT INTO m2s_applied SELECT news FROM upd;"
-        " INSERT INTO sms_status (mail_key, number, t, status, reason)"
-        "  SELECT %s, %s, " NOW_SQL ", %s, %s FROM m2s_applied WHERE news;"
-        " %s%s%s"
-        " SELECT count(*) FROM m2s_applied;"
-        " COMMIT",
+        "  RETURNING (%s IS NOT NULL AND %s IS DISTINCT FROM old.track_status) AS news,"
+        "   c.now AS t),"
+        " hist AS (INSERT INTO sms_status (mail_key, number, t, status, reason)"
+        "  SELECT %s, %s, upd.t, %s, %s FROM upd WHERE upd.news RETURNING 1)"
+        "%s%s%s"
+        " SELECT count(*) FROM upd",
         k, n, stt, stt, stt, stt, rs, stt, src, oc, ev->answered ? 1 : 0, ev->next_in,
         keep ? "true" : "false",
         keep ? (owner ? lit(&l, owner) : "j.track_owner") : "NULL",
         keep ? "j.track_until" : "NULL", k, n, stt, stt, k, n, stt, rs,
-        counter ? "INSERT INTO counters (name, n) SELECT " : "",
+        counter ? ", cnt AS (INSERT INTO counters AS k (name, n) SELECT " : "",
         counter ? lit(&l, counter) : "",
-        counter ? ", 1 FROM m2s_applied ON CONFLICT (name) DO UPDATE SET"
-                  " n = counters.n + 1;" : "");
+        counter ? ", 1 FROM upd ON CONFLICT (name) DO UPDATE SET n = k.n + 1 RETURNING 1)"
+                : "");
     bool found = false;
     char *val = NULL;
     int ret = pg_row(p, sql, &found, &val, "cannot record a status");

@@ -411,6 +411,44 @@ def fallback_deferred():
         eq(env.status(ONCALL[0])[1][0]["fallback_sms"], "sent", "recorded")
 
 
+@case("PostgreSQL: two relays' trackers at once share the work, one notice per SMS")
+def postgresql_two_relays():
+    sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+    import pg_instance
+    why = pg_instance.available()
+    if why:
+        if os.environ.get("M2S_REQUIRE_POSTGRESQL") == "1":
+            raise AssertionError("PostgreSQL: %s" % why)
+        skip(why)
+    pg = pg_instance.PgInstance(fsync=False).create()
+    try:
+        with FakeBird() as fake:
+            numbers = ["+3164000%04d" % i for i in range(20)]
+            st = {"backend": "postgresql", "postgresql": pg.conninfo()}
+            a = Env(fake, numbers, state=st, tracking={"on_failure": ["notify"], "max_rate": 20})
+            b = Env(fake, numbers, state=st, tracking={"on_failure": ["notify"], "max_rate": 20})
+            r = run(["--init-state", "-c", a.conf])
+            eq(r.rc, 0, "--init-state: %r" % r)
+            for i, n in enumerate(numbers):
+                script(fake, n, [FAILED] if i % 2 else ["delivered"])
+            a.send()
+            pg.psql("UPDATE journal SET next_check = 0")
+            procs = [spawn(["-c", e.conf, "--track"]) for e in (a, b)]
+            for p in procs:
+                p.communicate(timeout=60)
+                eq(p.returncode, 0, "tracker exit")
+            eq(sorted(g["number"] for g in gets(fake)), numbers, "each SMS read once")
+            eq(len(a.notice_files()) + len(b.notice_files()), 10, "notices from both relays")
+            # Either relay answers for the whole store.
+            r, rows = b.status("QID1")
+            eq(r.rc, 0, repr(r))
+            eq(sorted((x["number"], x["outcome"]) for x in rows),
+               sorted((n, "delivery_failed" if i % 2 else "delivered")
+                      for i, n in enumerate(numbers)), "outcomes")
+    finally:
+        pg.stop()
+
+
 @case("-n shows what it would read and do, and changes nothing")
 def dry_run():
     with FakeBird() as fake:
