@@ -24,6 +24,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests"))
 os.environ.setdefault("M2S_SRCDIR", TOP)
 os.environ.setdefault("M2S_BIN", os.path.join(TOP, "_build", "src", "mail2sms"))
+import m2stest  # noqa: E402
 from m2stest import FakeBird, write_config, tmpdir, mail, command, clean_env, run  # noqa: E402
 
 
@@ -101,4 +102,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        m2stest._cleanup_tmpdirs()      # the journal, the fake's directory
