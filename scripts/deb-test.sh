@@ -74,12 +74,21 @@ for f in /usr/bin/mail2sms /usr/share/man/man8/mail2sms.8.gz \
          /usr/share/doc/mail2sms/examples/transport \
          /usr/share/doc/mail2sms/examples/main.cf \
          /usr/share/doc/mail2sms/examples/mail2sms.conf \
-         /lib/systemd/system/mail2sms.service /lib/systemd/system/mail2sms.socket; do
+         /lib/systemd/system/mail2sms.service /lib/systemd/system/mail2sms.socket \
+         /lib/systemd/system/mail2sms-track.service \
+         /lib/systemd/system/mail2sms-track.timer; do
     check "package holds $f" grep -qx "$f" "$work/contents"
 done
 check "the service unit runs /usr/bin/mail2sms --lmtp as mail2sms" sh -c \
     "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./lib/systemd/system/mail2sms.service |
      grep -qx 'ExecStart=/usr/bin/mail2sms --lmtp'"
+dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./lib/systemd/system/mail2sms-track.service \
+    > "$work/track.service" 2>/dev/null || : > "$work/track.service"
+check "the tracking service runs /usr/bin/mail2sms --track" \
+    grep -qx 'ExecStart=/usr/bin/mail2sms --track -c /etc/mail2sms/mail2sms.conf' "$work/track.service"
+check "the tracking service runs as mail2sms" grep -qx 'User=mail2sms' "$work/track.service"
+check "the package enables the tracking timer (dh_installsystemd)" sh -c \
+    "dpkg-deb -e '$deb' '$work/control' && grep -q 'mail2sms-track.timer' '$work/control/postinst'"
 check "package holds the README (dh_compress may gzip it)" \
     grep -qE '^/usr/share/doc/mail2sms/README.md(.gz)?$' "$work/contents"
 check "nothing under /etc/postfix in the package" sh -c "! grep -q '^/etc/postfix' '$work/contents'"

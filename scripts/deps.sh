@@ -21,8 +21,9 @@ if [ "$what" = test ]; then
     # PostgreSQL for the shared state store's tests (they run a private
     # cluster of their own with initdb and pg_ctl; the cluster the package
     # makes is left alone).
+    # python3-prometheus-client: a real parser of --metrics' output.
     pkgs="$pkgs time valgrind postfix groff-base clang libclang-rt-14-dev
-          openssl postgresql"
+          openssl postgresql python3-prometheus-client"
 fi
 apt-get update -qq
 # shellcheck disable=SC2086

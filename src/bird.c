@@ -161,6 +161,17 @@ void m2s_bird_request(m2s_bird *b, m2s_bird_call call, m2s_http_req *req)
     req->headers = &b->api_headers;
 }
 
+void m2s_bird_status_request(m2s_bird *b, const char *id, m2s_http_req *req, char **url)
+{
+    *url = m2s_bird_status_url(b->cfg, id);
+    req->call = M2S_BIRD_STATUS;
+    req->method = "GET";
+    req->url = *url;
+    req->headers = &b->api_headers;
+    req->body = NULL;
+    req->body_len = 0;
+}
+
 void m2s_bird_upload_request(const m2s_presign *p, m2s_http_req *req)
 {
     req->call = M2S_BIRD_UPLOAD;
@@ -296,4 +307,62 @@ m2s_class m2s_bird_uploaded(const m2s_http_req *r, const char *name, size_t len,
         break;
     }
     return cls;
+}
+
+void m2s_bird_msg_status_clear(m2s_bird_msg_status *ms)
+{
+    free(ms->status);
+    free(ms->reason);
+    free(ms->source);
+    memset(ms, 0, sizeof *ms);
+}
+
+m2s_class m2s_bird_read_status(const m2s_bird *b, const m2s_http_req *r, const char *id,
+                               m2s_bird_msg_status *ms, m2s_status *st)
+{
+    memset(ms, 0, sizeof *ms);
+    m2s_class cls = classify(M2S_BIRD_STATUS, r, st, "Bird API unreachable for message %s", id);
+    long code = r->status;
+    if (r->err != M2S_HTTP_OK)
+        return cls;
+    if (code == 404) {
+        ms->unknown = true;
+        return M2S_OK;
+    }
+    if (cls == M2S_OK) {
+        if (m2s_payload_parse_status(r->resp, r->resp_len, &ms->status, &ms->reason,
+                                     &ms->source) == 0)
+            return M2S_OK;
+        m2s_bird_msg_status_clear(ms);
+        return m2s_status_set(st, M2S_E_INTERNAL, NULL, "Bird's answer for message %s is "
+                              "not a message (HTTP %ld)", id, code);
+    }
+    char *err = m2s_payload_error_text(r->resp, r->resp_len);
+    const char *detail = err ? err : "no Bird error body";
+    if (cls == M2S_E_API_AUTH)
+        m2s_status_set(st, cls, NULL, "Bird API refused the credentials or ids (HTTP %ld): %s "
+                       "(check %s, workspace_id, channel_id)", code, detail, key_setting(b));
+    else if (cls == M2S_E_API_TEMP)
+        m2s_status_set(st, cls, NULL, "Bird API busy for message %s (HTTP %ld after %d "
+                       "attempt%s): %s", id, code, r->attempts, plural(r->attempts), detail);
+    else
+        m2s_status_set(st, cls, NULL, "unexpected answer from the Bird API for message %s "
+                       "(HTTP %ld): %s", id, code, detail);
+    free(err);
+    return cls;
+}
+
+const char *m2s_bird_failure_dsn(const char *status, const char *reason)
+{
+    /* Bird's reasons for a number that is not (or no longer) a phone. */
+    static const char *const gone[] = { "unknown_subscriber", "invalid_number",
+                                        "absent_subscriber_permanent", "number_ported" };
+    for (size_t i = 0; reason && i < sizeof gone / sizeof gone[0]; i++)
+        if (strcmp(reason, gone[i]) == 0)
+            return "5.1.1";
+    if (status && strcmp(status, "rejected") == 0)
+        return "5.7.1";
+    if (status && strcmp(status, "sending_failed") == 0)
+        return "5.4.0";
+    return "5.0.0";
 }

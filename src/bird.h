@@ -50,6 +50,10 @@ void m2s_bird_upload_request(const m2s_presign *p, m2s_http_req *req);
 void m2s_bird_run(m2s_bird *b, m2s_http_req **reqs, size_t n, double deadline_at,
                   m2s_transport_stats *stats);
 
+/* Make req the status read of Bird message id: GET, its URL (new string
+ * in *url, the caller's to free after the run) and the credential. */
+void m2s_bird_status_request(m2s_bird *b, const char *id, m2s_http_req *req, char **url);
+
 /* ------------------------------------------------------------ answers
  * Each returns the class it sets in st (M2S_OK leaves st untouched). */
 
@@ -67,5 +71,27 @@ m2s_class m2s_bird_presigned(const m2s_bird *b, const m2s_http_req *r, const cha
  * medium it refuses as too large is M2S_E_CONTENT. */
 m2s_class m2s_bird_uploaded(const m2s_http_req *r, const char *name, size_t len,
                             m2s_status *st);
+
+/* What a status read said of a message (strings new, or NULL). */
+typedef struct m2s_bird_msg_status {
+    char *status;               /* Bird's word: accepted, sent, delivered, ... */
+    char *reason;               /* reason, or the failure's description */
+    char *source;               /* the failure's source: "sms-messagebird 15005" */
+    bool unknown;               /* 404: Bird does not know the message */
+} m2s_bird_msg_status;
+
+void m2s_bird_msg_status_clear(m2s_bird_msg_status *ms);
+
+/* The answer to a status read of message id. M2S_OK with *ms filled (or
+ * ms->unknown for a 404); M2S_E_API_AUTH for 401/403 (the pass stops);
+ * M2S_E_API_TEMP, M2S_E_NETWORK, or M2S_E_INTERNAL for an answer that is
+ * not a message: try on a later pass. */
+m2s_class m2s_bird_read_status(const m2s_bird *b, const m2s_http_req *r, const char *id,
+                               m2s_bird_msg_status *ms, m2s_status *st);
+
+/* The enhanced status code (5.x.x) of a message that failed for good
+ * with Bird's status and reason, for its delivery status notification.
+ * Static storage. */
+const char *m2s_bird_failure_dsn(const char *status, const char *reason);
 
 #endif

@@ -9,7 +9,8 @@
 #include "cli.h"
 #include "util.h"
 
-enum { OPT_CHECK_CONFIG = 256, OPT_HELP, OPT_VERSION, OPT_INIT_STATE, OPT_LMTP };
+enum { OPT_CHECK_CONFIG = 256, OPT_HELP, OPT_VERSION, OPT_INIT_STATE, OPT_LMTP, OPT_TRACK,
+       OPT_STATUS, OPT_JSON, OPT_METRICS };
 
 static const struct option long_opts[] = {
     { "config",       required_argument, NULL, 'c' },
@@ -20,6 +21,10 @@ static const struct option long_opts[] = {
     { "check-config", no_argument,       NULL, OPT_CHECK_CONFIG },
     { "init-state",   no_argument,       NULL, OPT_INIT_STATE },
     { "lmtp",         no_argument,       NULL, OPT_LMTP },
+    { "track",        no_argument,       NULL, OPT_TRACK },
+    { "status",       required_argument, NULL, OPT_STATUS },
+    { "json",         no_argument,       NULL, OPT_JSON },
+    { "metrics",      no_argument,       NULL, OPT_METRICS },
     { "help",         no_argument,       NULL, OPT_HELP },
     { "version",      no_argument,       NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 }
@@ -42,6 +47,10 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
         case OPT_CHECK_CONFIG: out->check_config = true; break;
         case OPT_INIT_STATE: out->init_state = true; break;
         case OPT_LMTP: out->lmtp = true; break;
+        case OPT_TRACK: out->track = true; break;
+        case OPT_STATUS: out->status_query = optarg; break;
+        case OPT_JSON: out->json = true; break;
+        case OPT_METRICS: out->metrics = true; break;
         case OPT_HELP: out->help = true; break;
         case OPT_VERSION: out->version = true; break;
         case ':':
@@ -64,6 +73,29 @@ int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why)
     out->n_recipients = argc - optind;
     if (out->help || out->version)
         return 0;
+    int modes = out->init_state + out->check_config + out->track + !!out->status_query +
+                out->metrics;
+    if (modes > 1) {
+        *why = xstrdup("give only one of --check-config, --init-state, --track, --status "
+                       "and --metrics");
+        return -1;
+    }
+    if (out->json && !out->status_query) {
+        *why = xstrdup("--json goes with --status");
+        return -1;
+    }
+    if (out->status_query && !*out->status_query) {
+        *why = xstrdup("--status needs a queue id, Message-ID, number or alias");
+        return -1;
+    }
+    if (out->track || out->status_query || out->metrics) {
+        if (out->n_recipients > 0) {
+            *why = xasprintf("%s takes no recipients", out->track ? "--track"
+                             : out->metrics ? "--metrics" : "--status");
+            return -1;
+        }
+        return 0;
+    }
     if (out->init_state) {
         if (out->n_recipients > 0 || out->check_config) {
             *why = xstrdup("--init-state takes no recipients");
@@ -105,6 +137,9 @@ void m2s_cli_usage(FILE *out)
           "       mail2sms --lmtp [-c FILE] [-v]\n"
           "       mail2sms --check-config [-c FILE]\n"
           "       mail2sms --init-state [-c FILE]\n"
+          "       mail2sms --track [-c FILE] [-n] [-v]\n"
+          "       mail2sms --status QUERY [--json] [-c FILE]\n"
+          "       mail2sms --metrics [-c FILE]\n"
           "       mail2sms --help | --version\n"
           "\n"
           "Reads one mail on standard input and sends it as SMS/MMS through Bird.\n"
@@ -119,6 +154,10 @@ void m2s_cli_usage(FILE *out)
           "                        sockets systemd hands over) until SIGTERM\n"
           "      --check-config    validate the configuration, print a summary\n"
           "      --init-state      create or migrate the state store's schema\n"
+          "      --track           one tracking pass: read due SMS statuses from Bird\n"
+          "      --status=QUERY    the SMS of a queue id, Message-ID, number or alias\n"
+          "      --json            with --status: one JSON object per SMS\n"
+          "      --metrics         counters in the Prometheus text format\n"
           "      --help            this text\n"
           "      --version         version and libraries\n"
           "\n"

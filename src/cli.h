@@ -4,6 +4,9 @@
  *   mail2sms --lmtp [-c FILE] [-v]
  *   mail2sms --check-config [-c FILE]
  *   mail2sms --init-state [-c FILE]
+ *   mail2sms --track [-c FILE] [-n] [-v]
+ *   mail2sms --status QUERY [--json] [-c FILE]
+ *   mail2sms --metrics [-c FILE]
  *   mail2sms --help | --version
  *
  * Strings in m2s_cli are borrowed from argv.
@@ -23,6 +26,10 @@ typedef struct m2s_cli {
     bool check_config;
     bool init_state;
     bool lmtp;                  /* the LMTP service (service.h) */
+    bool track;                 /* --track: one tracking pass */
+    const char *status_query;   /* --status QUERY, or NULL */
+    bool json;                  /* --json, with --status */
+    bool metrics;               /* --metrics */
     bool help;
     bool version;
     char **recipients;          /* points into argv */
@@ -31,7 +38,7 @@ typedef struct m2s_cli {
 
 /* Parse argv. Returns 0, or -1 with *why a new one-line reason (caller
  * frees). Recipients are required unless --check-config, --init-state,
- * --help or --version is given. */
+ * --track, --status, --metrics, --help or --version is given. */
 int m2s_cli_parse(int argc, char **argv, m2s_cli *out, char **why);
 
 void m2s_cli_usage(FILE *out);

@@ -114,6 +114,13 @@ static const key_def keys[] = {
     { "state.postgresql",           K_STR,   OFF(state_postgresql), NULL, 0, 0, "string" },
     { "state.password_file",        K_STR,   OFF(state_password_file), NULL, 0, 0, "string" },
     { "state.claim_ttl",            K_INT,   OFF(claim_ttl), NULL, 10, 86400, "integer" },
+    { "tracking",                   K_GROUP, NOFF, NULL, 0, 0, "group" },
+    { "tracking.on_failure",        K_LIST,  OFF(track_on_failure), NULL, 0, 0, "list" },
+    { "tracking.notify_to",         K_STR,   OFF(track_notify_to), NULL, 0, 0, "string" },
+    { "tracking.fallback",          K_STR,   OFF(track_fallback), NULL, 0, 0, "string" },
+    { "tracking.sendmail",          K_STR,   OFF(track_sendmail), NULL, 0, 0, "string" },
+    { "tracking.max_age",           K_INT,   OFF(track_max_age), NULL, 60, 30 * 86400, "integer" },
+    { "tracking.max_rate",          K_NUM,   OFF(track_max_rate), NULL, 0.1, 50, "number" },
     { "state_dir",                  K_STR,   OFF(state_dir), NULL, 0, 0, "string" },
     { "log_file",                   K_STR,   OFF(log_file), NULL, 0, 0, "string" },
     { "log_time",                   K_ENUM,  OFF(log_time), "postfix|iso8601", 0, 0, "string" },
@@ -918,6 +925,26 @@ static void check_meaning(loader *ld, m2s_config *cfg, const config_t *lc,
         problem(ld, config_lookup(lc, "state.claim_ttl"),
                 "state.claim_ttl (%lds) must be at least deadline (%lds)",
                 cfg->claim_ttl, cfg->deadline);
+    const config_setting_t *ofs = config_lookup(lc, "tracking.on_failure");
+    bool wants_fallback = false;
+    for (size_t i = 0; i < cfg->track_on_failure.n; i++) {
+        const char *a = cfg->track_on_failure.v[i];
+        if (strcmp(a, "fallback") == 0)
+            wants_fallback = true;
+        else if (strcmp(a, "notify") != 0)
+            problem(ld, ofs, "tracking.on_failure: \"%s\" is neither \"notify\" nor "
+                    "\"fallback\"", a);
+    }
+    if (wants_fallback && !cfg->track_fallback)
+        problem(ld, ofs, "tracking.on_failure has \"fallback\" but tracking.fallback "
+                "(an alias or a number) is not set");
+    if (cfg->track_sendmail && cfg->track_sendmail[0] != '/')
+        problem(ld, config_lookup(lc, "tracking.sendmail"),
+                "tracking.sendmail must be an absolute path");
+    if (cfg->track_notify_to && (!strchr(cfg->track_notify_to, '@') ||
+                                 strpbrk(cfg->track_notify_to, " \t\r\n<>,")))
+        problem(ld, config_lookup(lc, "tracking.notify_to"),
+                "tracking.notify_to must be one bare address such as noc@example.com");
     if (cfg->log_file && cfg->log_file[0] != '/')
         problem(ld, config_lookup(lc, "log_file"), "log_file must be an absolute path");
     if (cfg->deadline < cfg->timeout + cfg->connect_timeout)
@@ -962,6 +989,9 @@ static void set_defaults(m2s_config *cfg)
     cfg->state_backend = M2S_BACKEND_SQLITE;
     cfg->claim_ttl = 300;
     cfg->outage_probe = 60;
+    cfg->track_sendmail = xstrdup("/usr/sbin/sendmail");
+    cfg->track_max_age = 172800;
+    cfg->track_max_rate = 10;
     cfg->deadline = 120;
     cfg->max_connections = 100;
     cfg->workers = 4;
@@ -1086,6 +1116,10 @@ void m2s_config_free(m2s_config *cfg)
     }
     free(cfg->log_file);
     m2s_strv_clear(&cfg->listen);
+    m2s_strv_clear(&cfg->track_on_failure);
+    free(cfg->track_notify_to);
+    free(cfg->track_fallback);
+    free(cfg->track_sendmail);
     free(cfg);
 }
 

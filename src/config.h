@@ -142,6 +142,14 @@ typedef struct m2s_config {
     char *state_password;           /* SECRET: never print; from state.password_file */
     long claim_ttl;                 /* seconds a dead process's claim holds, default 300 */
 
+    /* tracking (mail2sms --track) */
+    m2s_strv track_on_failure;      /* "notify", "fallback"; empty = nothing */
+    char *track_notify_to;          /* NULL: the mail's envelope sender */
+    char *track_fallback;           /* an alias or a number; NULL = none */
+    char *track_sendmail;           /* default /usr/sbin/sendmail */
+    long track_max_age;             /* seconds an SMS is followed, default 172800 */
+    double track_max_rate;          /* status reads per second, default 10 */
+
     long deadline;                  /* seconds for the whole run, default 120 */
 
     /* service: mail2sms --lmtp */

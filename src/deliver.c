@@ -45,6 +45,7 @@ typedef struct batch_ctx {
     const m2s_bird *bird;
     const char *key;
     m2s_deliver_tally *tally;
+    bool fallback;
 } batch_ctx;
 
 /* ------------------------------------------------------------ text */
@@ -98,7 +99,12 @@ static void on_done(m2s_http_req *req, void *user)
     job *j = job_of(req);
     m2s_class c = m2s_bird_sent(ctx->bird, req, j->t->number, &j->id, &j->st);
     if (c == M2S_OK && ctx->state) {
-        if (m2s_state_mark_sent(ctx->state, ctx->key, j->t->number, j->id) != 0)
+        /* What tracking needs of it, in the same record. */
+        m2s_sms_meta meta = { j->t->alias ? j->t->alias->name : NULL, j->t->recipient,
+                              j->count.parts, ctx->fallback };
+        bool real_id = j->id && strcmp(j->id, "unknown") != 0;
+        if (m2s_state_mark_sent_sms(ctx->state, ctx->key, j->t->number, j->id,
+                                    real_id ? &meta : NULL) != 0)
             m2s_log(LOG_ERR, "number=%s: sent, but the journal could not record it",
                     j->t->number);
         j->claimed = false;
@@ -227,6 +233,36 @@ static void log_job(job *j)
     }
 }
 
+/* --metrics: numbers not sent, by what happened ("dropped:duplicate",
+ * "dropped:limit", "deferred:4.4.2", ...), one write per kind. */
+static void count_not_sent(m2s_state *state, const job *jobs, size_t n)
+{
+    m2s_strv names = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        const job *j = &jobs[i];
+        if (j->st.cls == M2S_OK)
+            continue;
+        const m2s_outcome_row *row = m2s_outcome(j->st.cls);
+        char *name = j->st.cls == M2S_DROPPED
+            ? xasprintf("dropped:%s", j->duplicate ? "duplicate" : "limit")
+            : xasprintf("%s:%s", row->status, j->st.dsn ? j->st.dsn : row->dsn);
+        m2s_strv_take(&names, name);
+    }
+    for (size_t i = 0; i < names.n; i++) {
+        long k = 0;
+        bool first = true;
+        for (size_t x = 0; x < names.n; x++) {
+            if (strcmp(names.v[x], names.v[i]) == 0) {
+                first = first && x >= i;
+                k++;
+            }
+        }
+        if (first)
+            m2s_state_counter_add(state, names.v[i], k);
+    }
+    m2s_strv_clear(&names);
+}
+
 /* Several outcomes made into one: the worst class wins, and the reasons
  * of every outcome of its kind (temporary, or permanent) make the text,
  * each once; when some numbers were done and the rest will be retried,
@@ -346,7 +382,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
     m2s_http_req **reqs = xcalloc(n ? n : 1, sizeof *reqs);
     size_t n_req = 0;
     m2s_deliver_tally tally_here = { 0 };
-    batch_ctx ctx = { state, bird, msg->key, opts->tally ? opts->tally : &tally_here };
+    batch_ctx ctx = { state, bird, msg->key, opts->tally ? opts->tally : &tally_here,
+                      opts->fallback };
     m2s_status sender_st = M2S_STATUS_INIT;
 
     /* Whole-mail storm limit per sender. */
@@ -405,6 +442,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
 
     if (n_req > 0) {
         m2s_transport_stats hs;
+        if (state && opts->mail && m2s_state_mail_note(state, msg->key, opts->mail) != 0)
+            m2s_log(LOG_WARNING, "the journal could not remember the mail for tracking");
         m2s_bird_run(bird, reqs, n_req, opts->deadline_at, &hs);
         m2s_debug("%zu message%s: %lu HTTP requests, %lu of them retries", n_req,
                   n_req == 1 ? "" : "s", hs.requests, hs.retries);
@@ -440,6 +479,8 @@ void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
         free(line);
     }
 
+    if (state)
+        count_not_sent(state, jobs, n);
     results(jobs, routes, out);
     m2s_class worst = out->mail.cls;
     /* A mail that will be retried has not used up its sender's budget. */

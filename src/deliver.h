@@ -38,6 +38,9 @@ typedef struct m2s_deliver_opts {
     const char *sender;         /* envelope sender, for per-sender limits; may be NULL */
     double deadline_at;         /* m2s_now() time */
     m2s_deliver_tally *tally;   /* filled in when not NULL (borrowed) */
+    const m2s_mail_meta *mail;  /* what the journal remembers of the mail for
+                                 * tracking; NULL: nothing (borrowed) */
+    bool fallback;              /* these are fallback SMS (tracking.fallback) */
 } m2s_deliver_opts;
 
 /* The numbers of routes still to be sent for msg: every one, less those
@@ -52,7 +55,8 @@ const char **m2s_deliver_pending(const m2s_message *msg, const m2s_routes *route
  * the whole mail and of each recipient: the class that wins, and the
  * reasons for the line Postfix shows (route failures count too). Every
  * number gets its log line. Without a state (NULL) nothing is claimed,
- * counted or remembered. */
+ * counted or remembered; with one, every accepted SMS is followed
+ * (tracking) and numbers not sent are counted by class (--metrics). */
 void m2s_deliver(const m2s_config *cfg, const m2s_deliver_opts *opts,
                  const m2s_message *msg, const m2s_routes *routes,
                  const m2s_media_set *media, m2s_state *state, m2s_bird *bird,

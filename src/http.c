@@ -59,6 +59,7 @@ struct m2s_http_rate {
     size_t n_window;
     size_t ring_pos;
     double window;              /* seconds in which at most n_window may start */
+    double rate;                /* starts per second at most */
 };
 
 struct m2s_http {
@@ -92,7 +93,7 @@ static void http_run(m2s_transport *t, m2s_http_req **reqs, size_t n, double dea
                      m2s_transport_stats *stats);
 static void http_free(m2s_transport *t);
 
-m2s_http_rate *m2s_http_rate_new(const m2s_config *cfg)
+m2s_http_rate *m2s_http_rate_new(double max_rate)
 {
     m2s_http_rate *r = xcalloc(1, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);
@@ -101,7 +102,8 @@ m2s_http_rate *m2s_http_rate_new(const m2s_config *cfg)
      * last one. For a fractional rate below 1 the window stretches. Bird
      * counts requests as they arrive, and the network between can bunch
      * requests that left evenly, so the window keeps a margin. */
-    double rate = cfg->max_rate > 0 ? cfg->max_rate : 50;
+    double rate = max_rate > 0 ? max_rate : 50;
+    r->rate = rate;
     r->n_window = rate >= 1 ? (size_t)floor(rate) : 1;
     r->window = (double)r->n_window / rate * (1.0 + RATE_MARGIN);
     r->starts = xcalloc(r->n_window, sizeof *r->starts);
@@ -133,7 +135,9 @@ int m2s_http_global_init(void)
     return 0;
 }
 
-m2s_transport *m2s_http_new_shared(const m2s_config *cfg, m2s_http_rate *rate)
+/* A transport counting against rate, or, when it is NULL, against a
+ * window of its own of own_max_rate starts per second. */
+static m2s_transport *http_new(const m2s_config *cfg, m2s_http_rate *rate, double own_max_rate)
 {
     if (m2s_http_global_init() != 0)
         return NULL;
@@ -150,13 +154,23 @@ m2s_transport *m2s_http_new_shared(const m2s_config *cfg, m2s_http_rate *rate)
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->concurrency);
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->concurrency);
     h->own_rate = rate == NULL;
-    h->rate = rate ? rate : m2s_http_rate_new(cfg);
+    h->rate = rate ? rate : m2s_http_rate_new(own_max_rate);
     return &h->base;
+}
+
+m2s_transport *m2s_http_new_shared(const m2s_config *cfg, m2s_http_rate *rate)
+{
+    return http_new(cfg, rate, cfg->max_rate);
+}
+
+m2s_transport *m2s_http_new_rate(const m2s_config *cfg, double max_rate)
+{
+    return http_new(cfg, NULL, max_rate);
 }
 
 m2s_transport *m2s_http_new(const m2s_config *cfg)
 {
-    return m2s_http_new_shared(cfg, NULL);
+    return http_new(cfg, NULL, cfg->max_rate);
 }
 
 static void http_free(m2s_transport *t)
@@ -506,8 +520,7 @@ static void gate_take(m2s_http *h)
  * worth, so the store is written about ten times a second at full rate. */
 static long gate_block(const m2s_http *h)
 {
-    double rate = h->cfg->max_rate > 0 ? h->cfg->max_rate : 50;
-    long b = (long)ceil(rate / 10);
+    long b = (long)ceil(h->rate->rate / 10);
     return b < 1 ? 1 : b;
 }
 

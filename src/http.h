@@ -24,7 +24,7 @@ m2s_transport *m2s_http_new(const m2s_config *cfg);
  * in any second (free with m2s_http_rate_free after every transport that
  * uses it). */
 typedef struct m2s_http_rate m2s_http_rate;
-m2s_http_rate *m2s_http_rate_new(const m2s_config *cfg);
+m2s_http_rate *m2s_http_rate_new(double max_rate);
 void m2s_http_rate_free(m2s_http_rate *rate);
 
 /* A transport as m2s_http_new's, counting against rate (borrowed; NULL:
@@ -34,6 +34,9 @@ m2s_transport *m2s_http_new_shared(const m2s_config *cfg, m2s_http_rate *rate);
 /* libcurl's global set-up, once per process: call it before threads that
  * make transports start (m2s_http_new calls it too). 0, or -1. */
 int m2s_http_global_init(void);
+/* The same with max_rate starts per second instead of bird.max_rate
+ * (tracking.max_rate for the tracker's reads). */
+m2s_transport *m2s_http_new_rate(const m2s_config *cfg, double max_rate);
 
 /* The User-Agent sent: "mail2sms/VERSION libcurl/X". Static storage. */
 const char *m2s_http_user_agent(void);

@@ -177,6 +177,41 @@ int m2s_payload_parse_accepted(const char *body, size_t len, char **id, char **s
     return rc;
 }
 
+int m2s_payload_parse_status(const char *body, size_t len, char **status, char **reason,
+                             char **source)
+{
+    *status = *reason = *source = NULL;
+    json_object *o = parse(body, len);
+    if (!o)
+        return -1;
+    const char *s = get_str(o, "status"), *r = get_str(o, "reason");
+    int rc = -1;
+    if (!s || !*s || !get_str(o, "id"))
+        goto out;
+    *status = xstrdup(s);
+    json_object *f, *src;
+    const char *desc = NULL, *name = NULL, *code = NULL;
+    if (json_object_object_get_ex(o, "failure", &f) && json_object_is_type(f, json_type_object)) {
+        desc = get_str(f, "description");
+        if (json_object_object_get_ex(f, "source", &src) &&
+            json_object_is_type(src, json_type_object)) {
+            name = get_str(src, "name");
+            code = get_str(src, "code");
+        }
+    }
+    if (r && *r)
+        *reason = xstrdup(r);
+    else if (desc && *desc)
+        *reason = xstrdup(desc);
+    if (name || code)
+        *source = xasprintf("%s%s%s", name ? name : "", name && code ? " " : "",
+                            code ? code : "");
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
 char *m2s_payload_error_text(const char *body, size_t len)
 {
     json_object *o = parse(body, len);

@@ -47,6 +47,13 @@ char *m2s_payload_dry_run_line(const char *method, const char *url,
 int m2s_payload_parse_accepted(const char *body, size_t len, char **id,
                                char **status);
 
+/* A message as Bird reads it back (GET .../messages/{id}): its status
+ * word, its reason (or the failure's description) and the failure's
+ * source as "name code" (each new, or NULL when absent). 0, or -1 when
+ * the body is not a Bird message. */
+int m2s_payload_parse_status(const char *body, size_t len, char **status, char **reason,
+                             char **source);
+
 /* A Bird error body ({code,message} or {code,message,details}) made into a
  * short line: "code: message (field: detail; ...)". NULL when the body is
  * not Bird-shaped. */

@@ -127,6 +127,29 @@ static void outage_learn(const m2s_config *cfg, m2s_state *state, bool probe,
     }
 }
 
+/* What the journal keeps of the raw header block for a notice: the top
+ * of data up to its first empty line, at most this much. */
+#define HEADERS_KEEP 8192
+#define SUBJECT_KEEP 120
+
+static char *raw_headers(const char *data, size_t len)
+{
+    size_t n = len < HEADERS_KEEP ? len : HEADERS_KEEP;
+    size_t end = n;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (data[i] == '\n' && (data[i + 1] == '\n' ||
+                                (data[i + 1] == '\r' && i + 2 < n && data[i + 2] == '\n'))) {
+            end = i + 1;
+            break;
+        }
+    }
+    /* A block cut short ends at a line's end. */
+    if (end == HEADERS_KEEP)
+        while (end > 0 && data[end - 1] != '\n')
+            end--;
+    return xstrndup(data, end);
+}
+
 /* Store the media for the numbers still to be sent, when one needs them. */
 static m2s_class store_media(const m2s_config *cfg, const m2s_run_env *env, m2s_bird *bird,
                              const m2s_message *msg, const m2s_routes *routes,
@@ -197,9 +220,16 @@ void m2s_run(const m2s_config *cfg, const m2s_run_env *env, const m2s_envelope *
             goto failed;
         }
     }
+    char *mid = mail->message_id ? xasprintf("<%s>", mail->message_id) : NULL;
+    char *subject = m2s_oneline(mail->subject, SUBJECT_KEEP);
+    char *headers = state ? raw_headers(data, len) : NULL;
+    m2s_mail_meta meta = { envelope->sender, envelope->queue_id, mid, subject, headers };
     m2s_deliver_opts dopts = { .sender = envelope->sender, .deadline_at = env->deadline_at,
-                               .tally = &tally };
+                               .tally = &tally, .mail = &meta };
     m2s_deliver(cfg, &dopts, msg, &routes, &media, state, bird, out);
+    free(mid);
+    free(subject);
+    free(headers);
     outage_learn(cfg, state, probe, &tally);
     if (state)
         m2s_state_purge(state, cfg->retention_days);

@@ -84,7 +84,7 @@ static gen *gen_new(m2s_config *cfg, const gen *prev)
     } else {
         g->rate = xcalloc(1, sizeof *g->rate);
         g->rate->refs = 1;
-        g->rate->rate = m2s_http_rate_new(cfg);
+        g->rate->rate = m2s_http_rate_new(cfg->max_rate);
         g->rate->max_rate = cfg->max_rate;
     }
     /* Each mail opens the journal and closes it again (m2s_run keeps

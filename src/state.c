@@ -204,7 +204,103 @@ int m2s_state_mark_sent(m2s_state *st, const char *key, const char *number,
 {
     if (!st || !key || !number)
         return -1;
-    return st->ops->mark_sent(st->b, st->owner, key, number, id);
+    return st->ops->mark_sent(st->b, st->owner, key, number, id, NULL);
+}
+
+int m2s_state_mark_sent_sms(m2s_state *st, const char *key, const char *number,
+                            const char *id, const m2s_sms_meta *meta)
+{
+    if (!st || !key || !number)
+        return -1;
+    return st->ops->mark_sent(st->b, st->owner, key, number, id, meta);
+}
+
+int m2s_state_mail_note(m2s_state *st, const char *key, const m2s_mail_meta *m)
+{
+    if (!st || !key || !m)
+        return -1;
+    return st->ops->mail_note(st->b, key, m);
+}
+
+int m2s_state_track_take(m2s_state *st, long limit, double lease, bool peek,
+                         m2s_tracked **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!st || limit <= 0)
+        return -1;
+    return st->ops->track_take(st->b, st->owner, limit, lease, peek, out, n);
+}
+
+int m2s_state_track_apply(m2s_state *st, const char *key, const char *number,
+                          const m2s_track_event *ev, bool *applied)
+{
+    *applied = false;
+    if (!st || !key || !number || !ev)
+        return -1;
+    return st->ops->track_apply(st->b, st->owner, key, number, ev, applied);
+}
+
+int m2s_state_track_action(m2s_state *st, const char *key, const char *number,
+                           const char *which, const char *value, bool *ok)
+{
+    *ok = false;
+    if (!st || !key || !number || !which || (strcmp(which, "done") != 0 && !value))
+        return -1;
+    return st->ops->track_action(st->b, st->owner, key, number, which, value, ok);
+}
+
+int m2s_state_track_find(m2s_state *st, const char *query, m2s_tracked **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!st || !query)
+        return -1;
+    return st->ops->track_find(st->b, query, out, n);
+}
+
+int m2s_state_counter_add(m2s_state *st, const char *name, long n)
+{
+    if (!st || !name)
+        return -1;
+    return st->ops->counter_add(st->b, name, n);
+}
+
+int m2s_state_metrics(m2s_state *st, m2s_counter **out, size_t *n, long *followed,
+                      double *oldest)
+{
+    *out = NULL;
+    *n = 0;
+    *followed = 0;
+    *oldest = 0;
+    if (!st)
+        return -1;
+    return st->ops->metrics(st->b, out, n, followed, oldest);
+}
+
+void m2s_tracked_clear(m2s_tracked *t)
+{
+    char **fields[] = { &t->key, &t->number, &t->bird_id, &t->alias, &t->recipient,
+                        &t->sender, &t->queue_id, &t->message_id, &t->subject, &t->headers,
+                        &t->status, &t->reason, &t->source, &t->outcome, &t->notify,
+                        &t->fallback_state };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        free(*fields[i]);
+    memset(t, 0, sizeof *t);
+}
+
+void m2s_tracked_free(m2s_tracked *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        m2s_tracked_clear(&v[i]);
+    free(v);
+}
+
+void m2s_counters_free(m2s_counter *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].name);
+    free(v);
 }
 
 int m2s_state_release(m2s_state *st, const char *key, const char *number)

@@ -8,7 +8,12 @@
  *  - rate-limit counters for alert storms and how many were suppressed;
  *  - recent texts per number (limits.duplicate_window);
  *  - the clock of the rate cap (bird.max_rate for all processes at once);
- *  - the outage record (bird.outage_probe).
+ *  - the outage record (bird.outage_probe);
+ *  - what it remembers of each SMS to follow it to its end (tracking):
+ *    the mail's sender, ids, subject and headers, the SMS's alias,
+ *    address and parts, Bird's statuses with their reasons and history,
+ *    the claims of trackers, the on_failure actions done, and counters
+ *    for --metrics that purging never lowers.
  * Callers see only this interface; state_sqlite.c and state_pg.c are the
  * backends (state_backend.h).
  */
@@ -66,6 +71,54 @@ int m2s_state_is_sent(m2s_state *st, const char *key, const char *number, bool *
  * before it returns. 0 or -1. */
 int m2s_state_mark_sent(m2s_state *st, const char *key, const char *number,
                         const char *id);
+
+/* m2s_state_mark_sent, and follow the SMS from now on with meta
+ * (borrowed) when id is Bird's. 0 or -1. */
+int m2s_state_mark_sent_sms(m2s_state *st, const char *key, const char *number,
+                            const char *id, const m2s_sms_meta *meta);
+
+/* Remember mail key's sender, ids, subject and headers (strings
+ * borrowed). 0 or -1. */
+int m2s_state_mail_note(m2s_state *st, const char *key, const m2s_mail_meta *m);
+
+/* Claim for lease seconds up to limit followed SMS whose check is due or
+ * whose on_failure actions are unfinished and that no other live tracker
+ * holds (peek: list them, claim nothing). *out: a new array of *n, freed
+ * with m2s_tracked_free. 0 or -1. */
+int m2s_state_track_take(m2s_state *st, long limit, double lease, bool peek,
+                         m2s_tracked **out, size_t *n);
+
+/* The one path by which a status event reaches a followed SMS (a check
+ * now, a webhook later): its status, reason and history, the next
+ * check; an outcome ends it and is counted. *applied: it was still
+ * followed. The claim is given up unless ev->actions_due. 0 or -1. */
+int m2s_state_track_apply(m2s_state *st, const char *key, const char *number,
+                          const m2s_track_event *ev, bool *applied);
+
+/* An on_failure action's state: which "notify" or "fallback", value
+ * "sending" (taken only when it had none: *ok) or a final word; which
+ * "done" (value NULL) ends the actions and gives up the claim. 0 or -1. */
+int m2s_state_track_action(m2s_state *st, const char *key, const char *number,
+                           const char *which, const char *value, bool *ok);
+
+/* Every followed SMS matching query (a queue id, a Message-ID with or
+ * without <>, a number, an alias, a Bird id), oldest first. *out as for
+ * m2s_state_track_take. 0 or -1. */
+int m2s_state_track_find(m2s_state *st, const char *query, m2s_tracked **out, size_t *n);
+
+/* Add n to the counter name (for --metrics; never purged). 0 or -1. */
+int m2s_state_counter_add(m2s_state *st, const char *name, long n);
+
+/* Every counter (*out new, freed with m2s_counters_free), the number of
+ * SMS still followed and the oldest one's acceptance time (0: none). */
+int m2s_state_metrics(m2s_state *st, m2s_counter **out, size_t *n, long *followed,
+                      double *oldest);
+
+/* Release what t holds. */
+void m2s_tracked_clear(m2s_tracked *t);
+/* Clear each of n and free the array (NULL is fine). */
+void m2s_tracked_free(m2s_tracked *v, size_t n);
+void m2s_counters_free(m2s_counter *v, size_t n);
 
 /* Give a claim back after a failure, so a retry may send. 0 or -1. */
 int m2s_state_release(m2s_state *st, const char *key, const char *number);

@@ -224,6 +224,57 @@ static const char schema_v2_sql[] =
     "  prober text,"
     "  probe_until float8 NOT NULL DEFAULT 0);";
 
+/* Version 3: tracking (see state_sqlite.c's schema_v3_sql). */
+static const char schema_v3_sql[] =
+    "ALTER TABLE journal ADD COLUMN IF NOT EXISTS alias text,"
+    "  ADD COLUMN IF NOT EXISTS recipient text,"
+    "  ADD COLUMN IF NOT EXISTS parts integer,"
+    "  ADD COLUMN IF NOT EXISTS accepted float8,"
+    "  ADD COLUMN IF NOT EXISTS track_status text,"
+    "  ADD COLUMN IF NOT EXISTS status_at float8,"
+    "  ADD COLUMN IF NOT EXISTS reason text,"
+    "  ADD COLUMN IF NOT EXISTS source text,"
+    "  ADD COLUMN IF NOT EXISTS outcome text,"
+    "  ADD COLUMN IF NOT EXISTS checks bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN IF NOT EXISTS next_check float8,"
+    "  ADD COLUMN IF NOT EXISTS track_owner text,"
+    "  ADD COLUMN IF NOT EXISTS track_until float8,"
+    "  ADD COLUMN IF NOT EXISTS notify text,"
+    "  ADD COLUMN IF NOT EXISTS fallback text,"
+    "  ADD COLUMN IF NOT EXISTS is_fallback boolean NOT NULL DEFAULT false,"
+    "  ADD COLUMN IF NOT EXISTS actions_due boolean NOT NULL DEFAULT false;"
+    "UPDATE journal SET track_status = 'accepted', accepted = updated, status_at = updated,"
+    "  next_check = updated WHERE state = 'sent' AND message_id IS NOT NULL"
+    "  AND message_id NOT IN ('dropped', 'duplicate', 'unknown') AND track_status IS NULL;"
+    "CREATE INDEX IF NOT EXISTS journal_due ON journal (next_check)"
+    "  WHERE track_status IS NOT NULL AND (outcome IS NULL OR actions_due);"
+    "CREATE INDEX IF NOT EXISTS journal_number ON journal (number);"
+    "CREATE INDEX IF NOT EXISTS journal_alias ON journal (lower(alias));"
+    "CREATE INDEX IF NOT EXISTS journal_bird_id ON journal (message_id);"
+    "CREATE TABLE IF NOT EXISTS mails ("
+    "  mail_key text PRIMARY KEY,"
+    "  sender text,"
+    "  queue_id text,"
+    "  message_id text,"
+    "  subject text,"
+    "  headers text,"
+    "  t float8 NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mails_queue_id ON mails (queue_id);"
+    "CREATE INDEX IF NOT EXISTS mails_message_id ON mails (message_id);"
+    "CREATE INDEX IF NOT EXISTS mails_t ON mails (t);"
+    "CREATE TABLE IF NOT EXISTS sms_status ("
+    "  id bigserial PRIMARY KEY,"
+    "  mail_key text NOT NULL,"
+    "  number text NOT NULL,"
+    "  t float8 NOT NULL,"
+    "  status text NOT NULL,"
+    "  reason text);"
+    "CREATE INDEX IF NOT EXISTS sms_status_sms ON sms_status (mail_key, number);"
+    "CREATE INDEX IF NOT EXISTS sms_status_t ON sms_status (t);"
+    "CREATE TABLE IF NOT EXISTS counters ("
+    "  name text PRIMARY KEY,"
+    "  n bigint NOT NULL);";
+
 /* The schema version in the database, 0 when there is none. */
 static int read_version(pg *p, int *version, char **why)
 {
@@ -267,6 +318,8 @@ int m2s_state_pg_migrate(void *b, int from, char **why)
         m2s_buf_adds(&sql, schema_v1_sql);
     if (from < 2)
         m2s_buf_adds(&sql, schema_v2_sql);
+    if (from < 3)
+        m2s_buf_adds(&sql, schema_v3_sql);
     m2s_buf_printf(&sql, "DELETE FROM m2s_schema; INSERT INTO m2s_schema (version) VALUES (%d);"
                    "COMMIT;", M2S_STATE_SCHEMA_VERSION);
     PGresult *r = PQexec(p->conn, sql.data);
@@ -439,10 +492,11 @@ static int pg_is_sent(void *b, const char *key, const char *number, bool *sent)
 }
 
 static int pg_mark_sent(void *b, const char *owner, const char *key, const char *number,
-                        const char *id)
+                        const char *id, const m2s_sms_meta *meta)
 {
     pg *p = b;
     lits l = { p, { 0 } };
+    const char *k = lit(&l, key), *n = lit(&l, number);
     char *sql = xasprintf("INSERT INTO journal AS j (mail_key, number, state, owner,"
                           "  lease_until, message_id, updated)"
                           " VALUES (%s, %s, 'sent', %s, NULL, %s, " NOW_SQL ")"
@@ -450,7 +504,21 @@ static int pg_mark_sent(void *b, const char *owner, const char *key, const char 
                           "  owner = EXCLUDED.owner, lease_until = NULL,"
                           "  message_id = coalesce(EXCLUDED.message_id, j.message_id),"
                           "  updated = EXCLUDED.updated",
-                          lit(&l, key), lit(&l, number), lit(&l, owner), lit(&l, id));
+                          k, n, lit(&l, owner), lit(&l, id));
+    if (meta && id) {
+        /* Followed from now on, in the same transaction (one message). */
+        char *more = xasprintf("BEGIN; %s; UPDATE journal SET alias = %s, recipient = %s,"
+                               " parts = %d, accepted = updated, track_status = 'accepted',"
+                               " status_at = updated, next_check = updated + %d,"
+                               " is_fallback = %s WHERE mail_key = %s AND number = %s;"
+                               " INSERT INTO sms_status (mail_key, number, t, status)"
+                               " VALUES (%s, %s, " NOW_SQL ", 'accepted'); COMMIT",
+                               sql, lit(&l, meta->alias), lit(&l, meta->recipient),
+                               meta->parts, M2S_TRACK_FIRST,
+                               meta->fallback ? "true" : "false", k, n, k, n);
+        free(sql);
+        sql = more;
+    }
     int ret = pg_run(p, sql, NULL, "cannot record a sent message");
     free(sql);
     lits_free(&l);
@@ -673,13 +741,279 @@ static int pg_purge(void *b, long days)
      * queue would make its retry send again. */
     if (days > 0)
         m2s_buf_printf(&sql, "DELETE FROM journal WHERE updated < " NOW_SQL " - %ld;"
-                       "DELETE FROM suppressed WHERE updated < " NOW_SQL " - %ld;",
-                       days * 86400, days * 86400);
+                       "DELETE FROM suppressed WHERE updated < " NOW_SQL " - %ld;"
+                       "DELETE FROM mails WHERE t < " NOW_SQL " - %ld;"
+                       "DELETE FROM sms_status WHERE t < " NOW_SQL " - %ld;",
+                       days * 86400, days * 86400, days * 86400, days * 86400);
     m2s_buf_printf(&sql, "DELETE FROM events WHERE t < " NOW_SQL " - %.0f;"
                    "DELETE FROM recent WHERE t < " NOW_SQL " - %.0f;",
                    EVENT_KEEP_SECONDS, RECENT_KEEP_SECONDS);
     int ret = pg_run(p, sql.data, NULL, "cannot purge");
     m2s_buf_clear(&sql);
+    return ret;
+}
+
+/* ------------------------------------------------------------ tracking */
+
+#define TRACKED_COLUMNS \
+    "j.mail_key, j.number, j.message_id, j.alias, j.recipient, j.parts, j.accepted," \
+    " j.track_status, j.status_at, j.reason, j.source, j.outcome, j.checks," \
+    " j.is_fallback, j.actions_due, j.notify, j.fallback, j.next_check," \
+    " m.sender, m.queue_id, m.message_id, m.subject, m.headers"
+
+static char *val_text(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+static double val_num(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : atof(PQgetvalue(r, row, col));
+}
+
+static bool val_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && strcmp(PQgetvalue(r, row, col), "t") == 0;
+}
+
+/* Every row of r (TRACKED_COLUMNS) into a new array. */
+static void read_tracked(const PGresult *r, m2s_tracked **out, size_t *n)
+{
+    int rows = r ? PQntuples(r) : 0;
+    *out = rows ? xcalloc((size_t)rows, sizeof **out) : NULL;
+    *n = (size_t)rows;
+    for (int i = 0; i < rows; i++) {
+        m2s_tracked *t = &(*out)[i];
+        t->key = val_text(r, i, 0);
+        t->number = val_text(r, i, 1);
+        t->bird_id = val_text(r, i, 2);
+        t->alias = val_text(r, i, 3);
+        t->recipient = val_text(r, i, 4);
+        t->parts = (int)val_num(r, i, 5);
+        t->accepted = val_num(r, i, 6);
+        t->status = val_text(r, i, 7);
+        t->status_at = val_num(r, i, 8);
+        t->reason = val_text(r, i, 9);
+        t->source = val_text(r, i, 10);
+        t->outcome = val_text(r, i, 11);
+        t->checks = (long)val_num(r, i, 12);
+        t->fallback = val_bool(r, i, 13);
+        t->actions_due = val_bool(r, i, 14);
+        t->notify = val_text(r, i, 15);
+        t->fallback_state = val_text(r, i, 16);
+        t->next_check = val_num(r, i, 17);
+        t->sender = val_text(r, i, 18);
+        t->queue_id = val_text(r, i, 19);
+        t->message_id = val_text(r, i, 20);
+        t->subject = val_text(r, i, 21);
+        t->headers = val_text(r, i, 22);
+    }
+}
+
+static int pg_mail_note(void *b, const char *key, const m2s_mail_meta *m)
+{
+    pg *p = b;
+    lits l = { p, { 0 } };
+    char *sql = xasprintf("INSERT INTO mails (mail_key, sender, queue_id, message_id, subject,"
+                          " headers, t) VALUES (%s, %s, %s, %s, %s, %s, " NOW_SQL ")"
+                          " ON CONFLICT (mail_key) DO UPDATE SET sender = EXCLUDED.sender,"
+                          " queue_id = EXCLUDED.queue_id, message_id = EXCLUDED.message_id,"
+                          " subject = EXCLUDED.subject, headers = EXCLUDED.headers,"
+                          " t = EXCLUDED.t", lit(&l, key), lit(&l, m->sender),
+                          lit(&l, m->queue_id), lit(&l, m->message_id), lit(&l, m->subject),
+                          lit(&l, m->headers));
+    int ret = pg_run(p, sql, NULL, "cannot remember the mail");
+    free(sql);
+    lits_free(&l);
+    return ret;
+}
+
+/* As state_sqlite.c's: due, and nobody's (not even this handle's). */
+#define TAKE_WHERE \
+    " j.track_status IS NOT NULL" \
+    " AND ((j.outcome IS NULL AND j.next_check <= c.now) OR j.actions_due)" \
+    " AND (j.track_owner IS NULL OR j.track_until <= c.now)"
+
+static int pg_track_take(void *b, const char *owner, long limit, double lease, bool peek,
+                         m2s_tracked **out, size_t *n)
+{
+    pg *p = b;
+    lits l = { p, { 0 } };
+    PGresult *r = NULL;
+    const char *o = lit(&l, owner);
+    char *sql;
+    *out = NULL;
+    *n = 0;
+    if (peek)
+        sql = xasprintf("WITH c AS (SELECT " NOW_SQL " AS now) SELECT " TRACKED_COLUMNS
+                        " FROM c, journal j LEFT JOIN mails m USING (mail_key)"
+                        " WHERE" TAKE_WHERE " ORDER BY j.next_check LIMIT %ld", limit);
+    else
+        /* SKIP LOCKED: two trackers at once take different rows; a row
+         * another has just taken is checked again under its lock. */
+        sql = xasprintf("WITH c AS (SELECT " NOW_SQL " AS now),"
+                        " picked AS (SELECT j.mail_key, j.number FROM c, journal j WHERE"
+                        TAKE_WHERE " ORDER BY j.next_check LIMIT %ld FOR UPDATE OF j SKIP LOCKED),"
+                        " taken AS (UPDATE journal t SET track_owner = %s,"
+                        "  track_until = (SELECT now FROM c) + %.6f FROM picked"
+                        "  WHERE t.mail_key = picked.mail_key AND t.number = picked.number"
+                        "  RETURNING t.*)"
+                        " SELECT " TRACKED_COLUMNS " FROM taken j LEFT JOIN mails m"
+                        " USING (mail_key) ORDER BY j.next_check", limit, o, lease);
+    int ret = pg_run(p, sql, &r, "cannot claim SMS to follow");
+    if (ret == 0)
+        read_tracked(r, out, n);
+    PQclear(r);
+    free(sql);
+    lits_free(&l);
+    return ret;
+}
+
+static int pg_track_apply(void *b, const char *owner, const char *key, const char *number,
+                          const m2s_track_event *ev, bool *applied)
+{
+    pg *p = b;
+    lits l = { p, { 0 } };
+    const char *k = lit(&l, key), *n = lit(&l, number), *stt = lit(&l, ev->status);
+    const char *rs = lit(&l, ev->reason), *src = lit(&l, ev->source);
+    const char *oc = lit(&l, ev->outcome);
+    bool keep = ev->outcome && ev->actions_due;
+    char *counter = ev->outcome ? xasprintf("final:%s", ev->outcome) : NULL;
+    /* One statement: the row lock taken by "old" orders two appliers (the
+     * second finds it ended and changes nothing); the history row and the
+     * counter come from what the update returned. */
+    char *sql = xasprintf(
+        "WITH c AS (SELECT " NOW_SQL " AS now),"
+        " old AS (SELECT track_status FROM journal WHERE mail_key = %s AND number = %s"
+        "  AND track_status IS NOT NULL AND outcome IS NULL FOR UPDATE),"
+        " upd AS (UPDATE journal j SET"
+        "  track_status = coalesce(%s, j.track_status),"
+        "  status_at = CASE WHEN %s IS NOT NULL AND %s IS DISTINCT FROM old.track_status"
+        "   THEN c.now ELSE j.status_at END,"
+        "  reason = CASE WHEN %s IS NULL THEN j.reason ELSE %s END,"
+        "  source = CASE WHEN %s IS NULL THEN j.source ELSE %s END,"
+        "  outcome = %s, checks = j.checks + %d, next_check = c.now + %.6f,"
+        "  actions_due = %s,"
+        "  track_owner = %s, track_until = %s"
+        "  FROM c, old WHERE j.mail_key = %s AND j.number = %s"
+        "  RETURNING (%s IS NOT NULL AND %s IS DISTINCT FROM old.track_status) AS news,"
+        "   c.now AS t),"
+        " hist AS (INSERT INTO sms_status (mail_key, number, t, status, reason)"
+        "  SELECT %s, %s, upd.t, %s, %s FROM upd WHERE upd.news RETURNING 1)"
+        "%s%s%s"
+        " SELECT count(*) FROM upd",
+        k, n, stt, stt, stt, stt, rs, stt, src, oc, ev->answered ? 1 : 0, ev->next_in,
+        keep ? "true" : "false",
+        keep ? (owner ? lit(&l, owner) : "j.track_owner") : "NULL",
+        keep ? "j.track_until" : "NULL", k, n, stt, stt, k, n, stt, rs,
+        counter ? ", cnt AS (INSERT INTO counters AS k (name, n) SELECT " : "",
+        counter ? lit(&l, counter) : "",
+        counter ? ", 1 FROM upd ON CONFLICT (name) DO UPDATE SET n = k.n + 1 RETURNING 1)"
+                : "");
+    bool found = false;
+    char *val = NULL;
+    int ret = pg_row(p, sql, &found, &val, "cannot record a status");
+    *applied = ret == 0 && found && val && atol(val) > 0;
+    free(val);
+    free(sql);
+    free(counter);
+    lits_free(&l);
+    return ret;
+}
+
+static int pg_track_action(void *b, const char *owner, const char *key, const char *number,
+                           const char *which, const char *value, bool *ok)
+{
+    pg *p = b;
+    lits l = { p, { 0 } };
+    char *sql = NULL;
+    bool take = value && strcmp(value, "sending") == 0;
+    int ret = -1;
+    (void)owner;            /* the caller holds the claim of the row */
+    *ok = false;
+    if (strcmp(which, "done") == 0)
+        sql = xasprintf("UPDATE journal SET actions_due = false, track_owner = NULL,"
+                        " track_until = NULL WHERE mail_key = %s AND number = %s"
+                        " RETURNING 1", lit(&l, key), lit(&l, number));
+    else if (strcmp(which, "notify") == 0 || strcmp(which, "fallback") == 0)
+        sql = xasprintf("UPDATE journal SET %s = %s WHERE mail_key = %s AND number = %s"
+                        "%s%s%s RETURNING 1", which, lit(&l, value), lit(&l, key),
+                        lit(&l, number), take ? " AND " : "", take ? which : "",
+                        take ? " IS NULL" : "");
+    if (sql)
+        ret = pg_row(p, sql, ok, NULL, "cannot record an action");
+    free(sql);
+    lits_free(&l);
+    return ret;
+}
+
+static int pg_track_find(void *b, const char *query, m2s_tracked **out, size_t *n)
+{
+    pg *p = b;
+    lits l = { p, { 0 } };
+    PGresult *r = NULL;
+    const char *q = lit(&l, query);
+    *out = NULL;
+    *n = 0;
+    char *sql = xasprintf("SELECT " TRACKED_COLUMNS " FROM journal j LEFT JOIN mails m"
+                          " USING (mail_key) WHERE j.track_status IS NOT NULL AND"
+                          " (m.queue_id = %s OR m.message_id = %s"
+                          "  OR m.message_id = '<' || %s || '>' OR j.number = %s"
+                          "  OR j.number = '+' || %s OR lower(j.alias) = lower(%s)"
+                          "  OR j.message_id = %s OR j.mail_key = %s)"
+                          " ORDER BY j.accepted, j.number", q, q, q, q, q, q, q, q);
+    int ret = pg_run(p, sql, &r, "cannot read the journal");
+    if (ret == 0)
+        read_tracked(r, out, n);
+    PQclear(r);
+    free(sql);
+    lits_free(&l);
+    return ret;
+}
+
+static int pg_counter_add(void *b, const char *name, long n)
+{
+    pg *p = b;
+    lits l = { p, { 0 } };
+    char *sql = xasprintf("INSERT INTO counters AS c (name, n) VALUES (%s, %ld)"
+                          " ON CONFLICT (name) DO UPDATE SET n = c.n + EXCLUDED.n",
+                          lit(&l, name), n);
+    int ret = pg_run(p, sql, NULL, "cannot count");
+    free(sql);
+    lits_free(&l);
+    return ret;
+}
+
+static int pg_metrics(void *b, m2s_counter **out, size_t *n, long *followed, double *oldest)
+{
+    pg *p = b;
+    PGresult *r = NULL;
+    int ret = -1;
+    *out = NULL;
+    *n = 0;
+    *followed = 0;
+    *oldest = 0;
+    if (pg_run(p, "SELECT name, n FROM counters ORDER BY name", &r,
+               "cannot read the counters") < 0)
+        goto out;
+    int rows = r ? PQntuples(r) : 0;
+    *out = rows ? xcalloc((size_t)rows, sizeof **out) : NULL;
+    for (int i = 0; i < rows; i++) {
+        (*out)[i].name = val_text(r, i, 0);
+        (*out)[i].n = atoll(PQgetvalue(r, i, 1));
+    }
+    *n = (size_t)rows;
+    PQclear(r);
+    r = NULL;
+    if (pg_run(p, "SELECT count(*), coalesce(min(accepted), 0) FROM journal"
+               " WHERE track_status IS NOT NULL AND outcome IS NULL", &r,
+               "cannot count the SMS followed") < 0 || !r || PQntuples(r) != 1)
+        goto out;
+    *followed = atol(PQgetvalue(r, 0, 0));
+    *oldest = val_num(r, 0, 1);
+    ret = 0;
+out:
+    PQclear(r);
     return ret;
 }
 
@@ -700,4 +1034,11 @@ const m2s_state_ops m2s_state_pg_ops = {
     .outage_check = pg_outage_check,
     .outage_report = pg_outage_report,
     .purge = pg_purge,
+    .mail_note = pg_mail_note,
+    .track_take = pg_track_take,
+    .track_apply = pg_track_apply,
+    .track_action = pg_track_action,
+    .track_find = pg_track_find,
+    .counter_add = pg_counter_add,
+    .metrics = pg_metrics,
 };

@@ -89,6 +89,59 @@ static const char schema_v2_sql[] =
     "  prober TEXT,"
     "  probe_until REAL NOT NULL DEFAULT 0);";
 
+/* Version 3: what the journal remembers of each SMS to follow it to its
+ * end (tracking), each mail's sender, ids, subject and headers, the
+ * status history, and counters that purging never lowers. Journal rows
+ * of version 2 with a Bird id are followed from their last change. */
+static const char schema_v3_sql[] =
+    "ALTER TABLE journal ADD COLUMN alias TEXT;"
+    "ALTER TABLE journal ADD COLUMN recipient TEXT;"
+    "ALTER TABLE journal ADD COLUMN parts INTEGER;"
+    "ALTER TABLE journal ADD COLUMN accepted REAL;"
+    "ALTER TABLE journal ADD COLUMN track_status TEXT;"
+    "ALTER TABLE journal ADD COLUMN status_at REAL;"
+    "ALTER TABLE journal ADD COLUMN reason TEXT;"
+    "ALTER TABLE journal ADD COLUMN source TEXT;"
+    "ALTER TABLE journal ADD COLUMN outcome TEXT;"
+    "ALTER TABLE journal ADD COLUMN checks INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE journal ADD COLUMN next_check REAL;"
+    "ALTER TABLE journal ADD COLUMN track_owner TEXT;"
+    "ALTER TABLE journal ADD COLUMN track_until REAL;"
+    "ALTER TABLE journal ADD COLUMN notify TEXT;"
+    "ALTER TABLE journal ADD COLUMN fallback TEXT;"
+    "ALTER TABLE journal ADD COLUMN is_fallback INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE journal ADD COLUMN actions_due INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE journal SET track_status = 'accepted', accepted = updated, status_at = updated,"
+    "  next_check = updated WHERE state = 'sent' AND message_id IS NOT NULL"
+    "  AND message_id NOT IN ('dropped', 'duplicate', 'unknown');"
+    "CREATE INDEX IF NOT EXISTS journal_due ON journal (next_check)"
+    "  WHERE track_status IS NOT NULL AND (outcome IS NULL OR actions_due = 1);"
+    "CREATE INDEX IF NOT EXISTS journal_number ON journal (number);"
+    "CREATE INDEX IF NOT EXISTS journal_alias ON journal (alias);"
+    "CREATE INDEX IF NOT EXISTS journal_bird_id ON journal (message_id);"
+    "CREATE TABLE IF NOT EXISTS mails ("
+    "  mail_key TEXT PRIMARY KEY,"
+    "  sender TEXT,"
+    "  queue_id TEXT,"
+    "  message_id TEXT,"
+    "  subject TEXT,"
+    "  headers TEXT,"
+    "  t REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mails_queue_id ON mails (queue_id);"
+    "CREATE INDEX IF NOT EXISTS mails_message_id ON mails (message_id);"
+    "CREATE INDEX IF NOT EXISTS mails_t ON mails (t);"
+    "CREATE TABLE IF NOT EXISTS sms_status ("
+    "  mail_key TEXT NOT NULL,"
+    "  number TEXT NOT NULL,"
+    "  t REAL NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  reason TEXT);"
+    "CREATE INDEX IF NOT EXISTS sms_status_sms ON sms_status (mail_key, number);"
+    "CREATE INDEX IF NOT EXISTS sms_status_t ON sms_status (t);"
+    "CREATE TABLE IF NOT EXISTS counters ("
+    "  name TEXT PRIMARY KEY,"
+    "  n INTEGER NOT NULL);";
+
 /* Wall-clock time: leases and rate windows are compared between processes,
  * so the monotonic clock (per boot, but not comparable in meaning across a
  * reboot) is not the right one here. */
@@ -287,6 +340,8 @@ static int ensure_schema(sqlite3 *db, char **why)
             rc = sqlite3_exec(db, schema_v1_sql, NULL, NULL, NULL);
         if (rc == SQLITE_OK && v < 2)
             rc = sqlite3_exec(db, schema_v2_sql, NULL, NULL, NULL);
+        if (rc == SQLITE_OK && v < 3)
+            rc = sqlite3_exec(db, schema_v3_sql, NULL, NULL, NULL);
         if (rc == SQLITE_OK) {
             char sql[64];
             snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
@@ -476,7 +531,7 @@ static int sq_is_sent(void *b, const char *key, const char *number, bool *sent)
 }
 
 static int sq_mark_sent(void *b, const char *owner, const char *key, const char *number,
-                        const char *id)
+                        const char *id, const m2s_sms_meta *meta)
 {
     sq *st = b;
     int ret = -1;
@@ -494,13 +549,28 @@ static int sq_mark_sent(void *b, const char *owner, const char *key, const char 
      * and that fact is what a retry must see. (If our lease ran out and
      * another process took over, it may send too; forgetting ours would
      * only add a third.) A known message id is kept if we have none. */
+    double now = wall_now();
     if (run(st, prepare(st, "INSERT OR REPLACE INTO journal"
                         " (mail_key, number, state, owner, lease_until, message_id, updated)"
                         " VALUES (?1, ?2, 'sent', ?3, NULL,"
                         "  coalesce(?4, (SELECT message_id FROM journal"
                         "                WHERE mail_key = ?1 AND number = ?2)), ?5)",
-                        "ssssd", key, number, owner, id, wall_now()),
+                        "ssssd", key, number, owner, id, now),
             "cannot record a sent message") < 0)
+        goto out;
+    /* Followed from now on: its first check in M2S_TRACK_FIRST seconds. */
+    if (meta && id &&
+        (run(st, prepare(st, "UPDATE journal SET alias = ?3, recipient = ?4, parts = ?5,"
+                         " accepted = ?6, track_status = 'accepted', status_at = ?6,"
+                         " next_check = ?6 + ?7, is_fallback = ?8"
+                         " WHERE mail_key = ?1 AND number = ?2",
+                         "ssssldll", key, number, meta->alias, meta->recipient,
+                         (long)meta->parts, now, (long)M2S_TRACK_FIRST,
+                         (long)(meta->fallback ? 1 : 0)),
+             "cannot record a sent message") < 0 ||
+         run(st, prepare(st, "INSERT INTO sms_status (mail_key, number, t, status, reason)"
+                         " VALUES (?1, ?2, ?3, 'accepted', NULL)", "ssd", key, number, now),
+             "cannot record a sent message") < 0))
         goto out;
     if (commit(st) < 0)
         goto out;
@@ -669,6 +739,10 @@ static int sq_purge(void *b, long days)
     if (days > 0) {
         double cutoff = now - (double)days * 86400.0;
         if (run(st, prepare(st, "DELETE FROM journal WHERE updated < ?1", "d", cutoff),
+                "cannot purge the journal") < 0 ||
+            run(st, prepare(st, "DELETE FROM mails WHERE t < ?1", "d", cutoff),
+                "cannot purge the journal") < 0 ||
+            run(st, prepare(st, "DELETE FROM sms_status WHERE t < ?1", "d", cutoff),
                 "cannot purge the journal") < 0 ||
             run(st, prepare(st, "DELETE FROM suppressed WHERE updated < ?1", "d", cutoff),
                 "cannot purge suppressed counts") < 0)
@@ -861,6 +935,296 @@ out:
     return ret;
 }
 
+/* ------------------------------------------------------------ tracking */
+
+/* The columns of a followed SMS, in the order read_tracked reads them. */
+#define TRACKED_COLUMNS \
+    "j.mail_key, j.number, j.message_id, j.alias, j.recipient, j.parts, j.accepted," \
+    " j.track_status, j.status_at, j.reason, j.source, j.outcome, j.checks," \
+    " j.is_fallback, j.actions_due, j.notify, j.fallback, j.next_check," \
+    " m.sender, m.queue_id, m.message_id, m.subject, m.headers"
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void read_tracked(sqlite3_stmt *s, m2s_tracked *t)
+{
+    memset(t, 0, sizeof *t);
+    t->key = col_text(s, 0);
+    t->number = col_text(s, 1);
+    t->bird_id = col_text(s, 2);
+    t->alias = col_text(s, 3);
+    t->recipient = col_text(s, 4);
+    t->parts = sqlite3_column_int(s, 5);
+    t->accepted = sqlite3_column_double(s, 6);
+    t->status = col_text(s, 7);
+    t->status_at = sqlite3_column_double(s, 8);
+    t->reason = col_text(s, 9);
+    t->source = col_text(s, 10);
+    t->outcome = col_text(s, 11);
+    t->checks = (long)sqlite3_column_int64(s, 12);
+    t->fallback = sqlite3_column_int(s, 13) != 0;
+    t->actions_due = sqlite3_column_int(s, 14) != 0;
+    t->notify = col_text(s, 15);
+    t->fallback_state = col_text(s, 16);
+    t->next_check = sqlite3_column_double(s, 17);
+    t->sender = col_text(s, 18);
+    t->queue_id = col_text(s, 19);
+    t->message_id = col_text(s, 20);
+    t->subject = col_text(s, 21);
+    t->headers = col_text(s, 22);
+}
+
+/* Every row of s into a new array. 0 or -1 (the rows read so far are
+ * given back, to be cleared by the caller). */
+static int read_all_tracked(sq *st, sqlite3_stmt *s, m2s_tracked **out, size_t *n)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *out = xrealloc(*out, cap * sizeof **out);
+        }
+        read_tracked(s, &(*out)[(*n)++]);
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "cannot read the journal");
+        return -1;
+    }
+    return 0;
+}
+
+static int sq_mail_note(void *b, const char *key, const m2s_mail_meta *m)
+{
+    sq *st = b;
+    return run(st, prepare(st, "INSERT OR REPLACE INTO mails (mail_key, sender, queue_id,"
+                               " message_id, subject, headers, t) VALUES (?1, ?2, ?3, ?4, ?5,"
+                               " ?6, ?7)", "ssssssd", key, m->sender, m->queue_id,
+                           m->message_id, m->subject, m->headers, wall_now()),
+               "cannot remember the mail");
+}
+
+/* What a tracker may take: due (or actions unfinished) and nobody's, not
+ * even its own: what it kept (actions deferred) waits for the lease. */
+#define TAKE_WHERE \
+    " j.track_status IS NOT NULL" \
+    " AND ((j.outcome IS NULL AND j.next_check <= ?2) OR j.actions_due = 1)" \
+    " AND (j.track_owner IS NULL OR j.track_until <= ?2)"
+
+static int sq_track_take(void *b, const char *owner, long limit, double lease, bool peek,
+                         m2s_tracked **out, size_t *n)
+{
+    sq *st = b;
+    int ret = -1;
+    sqlite3_stmt *s = NULL;
+    *out = NULL;
+    *n = 0;
+    if (begin(st) < 0)
+        return -1;
+    double now = wall_now();
+    if (peek) {
+        s = prepare(st, "SELECT " TRACKED_COLUMNS " FROM journal j LEFT JOIN mails m"
+                    " USING (mail_key) WHERE" TAKE_WHERE " ORDER BY j.next_check LIMIT ?3",
+                    "sdl", owner, now, limit);
+    } else {
+        if (run(st, prepare(st, "UPDATE journal SET track_owner = ?1, track_until = ?4"
+                            " WHERE rowid IN (SELECT j.rowid FROM journal j WHERE" TAKE_WHERE
+                            " ORDER BY j.next_check LIMIT ?3)",
+                            "sdld", owner, now, limit, now + lease),
+                "cannot claim SMS to follow") < 0)
+            goto out;
+        s = prepare(st, "SELECT " TRACKED_COLUMNS " FROM journal j LEFT JOIN mails m"
+                    " USING (mail_key) WHERE j.track_owner = ?1 AND j.track_until = ?2"
+                    " ORDER BY j.next_check", "sd", owner, now + lease);
+    }
+    if (!s || read_all_tracked(st, s, out, n) < 0)
+        goto out;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (commit(st) < 0)
+        goto out;
+    ret = 0;
+out:
+    sqlite3_finalize(s);
+    if (ret < 0)
+        rollback(st);
+    return ret;
+}
+
+static int sq_track_apply(void *b, const char *owner, const char *key, const char *number,
+                          const m2s_track_event *ev, bool *applied)
+{
+    sq *st = b;
+    int ret = -1;
+    sqlite3_stmt *s = NULL;
+    char *old = NULL;
+    *applied = false;
+    if (begin(st) < 0)
+        return -1;
+    double now = wall_now();
+    s = prepare(st, "SELECT track_status FROM journal WHERE mail_key = ?1 AND number = ?2"
+                " AND track_status IS NOT NULL AND outcome IS NULL", "ss", key, number);
+    if (!s)
+        goto out;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        ret = commit(st);       /* done already, or not followed */
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        db_error(st, "cannot read the journal");
+        goto out;
+    }
+    old = col_text(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    bool news = ev->status && (!old || strcmp(old, ev->status) != 0);
+    /* The claim is kept for on_failure actions still to be done, by
+     * owner or (a webhook, without a claim) by the next tracker. */
+    if (run(st, prepare(st, "UPDATE journal SET"
+                        " track_status = coalesce(?3, track_status),"
+                        " status_at = CASE WHEN ?4 THEN ?5 ELSE status_at END,"
+                        " reason = CASE WHEN ?3 IS NULL THEN reason ELSE ?6 END,"
+                        " source = CASE WHEN ?3 IS NULL THEN source ELSE ?7 END,"
+                        " outcome = ?8, checks = checks + ?9, next_check = ?5 + ?10,"
+                        " actions_due = ?11,"
+                        " track_owner = CASE WHEN ?11 THEN coalesce(?12, track_owner) ELSE NULL END,"
+                        " track_until = CASE WHEN ?11 THEN track_until ELSE NULL END"
+                        " WHERE mail_key = ?1 AND number = ?2",
+                        "sssldsssldls", key, number, ev->status, (long)news, now, ev->reason,
+                        ev->source, ev->outcome, (long)(ev->answered ? 1 : 0), ev->next_in,
+                        (long)(ev->outcome && ev->actions_due ? 1 : 0), owner),
+            "cannot record a status") < 0)
+        goto out;
+    if (news && run(st, prepare(st, "INSERT INTO sms_status (mail_key, number, t, status,"
+                                " reason) VALUES (?1, ?2, ?3, ?4, ?5)", "ssdss", key, number,
+                                now, ev->status, ev->reason),
+                    "cannot record a status") < 0)
+        goto out;
+    if (ev->outcome) {
+        char *name = xasprintf("final:%s", ev->outcome);
+        int r = run(st, prepare(st, "INSERT INTO counters (name, n) VALUES (?1, 1)"
+                                " ON CONFLICT (name) DO UPDATE SET n = n + 1", "s", name),
+                    "cannot count");
+        free(name);
+        if (r < 0)
+            goto out;
+    }
+    if (commit(st) < 0)
+        goto out;
+    *applied = true;
+    ret = 0;
+out:
+    free(old);
+    sqlite3_finalize(s);
+    if (ret < 0) {
+        *applied = false;
+        rollback(st);
+    }
+    return ret;
+}
+
+static int sq_track_action(void *b, const char *owner, const char *key, const char *number,
+                           const char *which, const char *value, bool *ok)
+{
+    sq *st = b;
+    int ret = -1;
+    char *sql = NULL;
+    (void)owner;            /* the caller holds the claim of the row */
+    *ok = false;
+    if (strcmp(which, "done") == 0) {
+        ret = run(st, prepare(st, "UPDATE journal SET actions_due = 0, track_owner = NULL,"
+                              " track_until = NULL WHERE mail_key = ?1 AND number = ?2",
+                              "ss", key, number), "cannot record an action");
+    } else if (strcmp(which, "notify") == 0 || strcmp(which, "fallback") == 0) {
+        bool take = value && strcmp(value, "sending") == 0;
+        sql = xasprintf("UPDATE journal SET %s = ?3 WHERE mail_key = ?1 AND number = ?2%s",
+                        which, take ? " AND " : "");
+        if (take) {
+            char *w = xasprintf("%s%s IS NULL", sql, which);
+            free(sql);
+            sql = w;
+        }
+        ret = run(st, prepare(st, sql, "sss", key, number, value), "cannot record an action");
+    }
+    if (ret == 0)
+        *ok = sqlite3_changes(st->db) > 0;
+    free(sql);
+    return ret;
+}
+
+static int sq_track_find(void *b, const char *query, m2s_tracked **out, size_t *n)
+{
+    sq *st = b;
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = prepare(st, "SELECT " TRACKED_COLUMNS " FROM journal j LEFT JOIN mails m"
+                              " USING (mail_key) WHERE j.track_status IS NOT NULL AND"
+                              " (m.queue_id = ?1 OR m.message_id = ?1"
+                              "  OR m.message_id = '<' || ?1 || '>' OR j.number = ?1"
+                              "  OR j.number = '+' || ?1 OR j.alias = ?1 COLLATE NOCASE"
+                              "  OR j.message_id = ?1 OR j.mail_key = ?1)"
+                              " ORDER BY j.accepted, j.number", "s", query);
+    if (!s)
+        return -1;
+    int ret = read_all_tracked(st, s, out, n);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static int sq_counter_add(void *b, const char *name, long n)
+{
+    sq *st = b;
+    return run(st, prepare(st, "INSERT INTO counters (name, n) VALUES (?1, ?2)"
+                               " ON CONFLICT (name) DO UPDATE SET n = n + ?2", "sl", name, n),
+               "cannot count");
+}
+
+static int sq_metrics(void *b, m2s_counter **out, size_t *n, long *followed, double *oldest)
+{
+    sq *st = b;
+    int ret = -1;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    *followed = 0;
+    *oldest = 0;
+    sqlite3_stmt *s = prepare(st, "SELECT name, n FROM counters ORDER BY name", "");
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *out = xrealloc(*out, cap * sizeof **out);
+        }
+        (*out)[*n].name = col_text(s, 0);
+        (*out)[*n].n = sqlite3_column_int64(s, 1);
+        (*n)++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "cannot read the counters");
+        goto out;
+    }
+    sqlite3_finalize(s);
+    s = prepare(st, "SELECT count(*), coalesce(min(accepted), 0) FROM journal"
+                " WHERE track_status IS NOT NULL AND outcome IS NULL", "");
+    if (!s || sqlite3_step(s) != SQLITE_ROW) {
+        db_error(st, "cannot count the SMS followed");
+        goto out;
+    }
+    *followed = (long)sqlite3_column_int64(s, 0);
+    *oldest = sqlite3_column_double(s, 1);
+    ret = 0;
+out:
+    sqlite3_finalize(s);
+    return ret;
+}
+
 const m2s_state_ops m2s_state_sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -878,4 +1242,11 @@ const m2s_state_ops m2s_state_sqlite_ops = {
     .outage_check = sq_outage_check,
     .outage_report = sq_outage_report,
     .purge = sq_purge,
+    .mail_note = sq_mail_note,
+    .track_take = sq_track_take,
+    .track_apply = sq_track_apply,
+    .track_action = sq_track_action,
+    .track_find = sq_track_find,
+    .counter_add = sq_counter_add,
+    .metrics = sq_metrics,
 };

@@ -61,7 +61,7 @@ static void setup_pg(void)
     on_pg = true;
     setup();
     pg_exec_ok("DROP TABLE IF EXISTS m2s_schema, journal, events, suppressed, recent,"
-               " rate_cap, outage");
+               " rate_cap, outage, mails, sms_status, counters");
     m2s_state_where w = { M2S_BACKEND_POSTGRESQL, NULL, pg_conninfo, NULL };
     char *why = NULL;
     FILE *devnull = fopen("/dev/null", "w");
@@ -853,7 +853,9 @@ START_TEST(test_pg_schema_required)
     why = NULL;
     ck_assert_int_eq(m2s_state_init(&w, f, &why), 0);
     fclose(f);
-    ck_assert_msg(strstr(out, "migrated from version 1 to 2"), "%s", out);
+    char *want = xasprintf("migrated from version 1 to %d", M2S_STATE_SCHEMA_VERSION);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    free(want);
     free(out);
     m2s_state *st = open_ok(NULL);
     ck_assert_int_eq(m2s_state_claim(st, "old", "+31611111111", 30), M2S_CLAIM_SENT);
@@ -919,7 +921,9 @@ START_TEST(test_pg_bad_connection)
     FILE *f = open_memstream(&out, &len);
     ck_assert_int_eq(m2s_state_check(&w, f, &why), 0);
     fclose(f);
-    ck_assert_msg(strstr(out, "connected, schema version 2"), "%s", out);
+    char *want = xasprintf("connected, schema version %d", M2S_STATE_SCHEMA_VERSION);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    free(want);
     ck_assert_msg(strstr(out, "user=m2s_pw"), "%s", out);
     ck_assert_ptr_null(strstr(out, "secret-in-string"));
     ck_assert_ptr_null(strstr(out, pg_password));
@@ -1077,6 +1081,243 @@ START_TEST(test_pg_missing)
 }
 END_TEST
 
+/* ------------------------------------------------------------ tracking */
+
+/* An accepted SMS with its meta, and its mail. */
+static void track_send(m2s_state *st, const char *key, const char *number, const char *id,
+                       const char *alias)
+{
+    m2s_mail_meta mm = { "nagios@example.com", "4F3A21C0E2", "<m1@example.com>",
+                         "PROBLEM: web1 down", "Subject: PROBLEM: web1 down\n" };
+    m2s_sms_meta sm = { alias, "oncall@sms.example.com", 2, false };
+    ck_assert_int_eq(m2s_state_mail_note(st, key, &mm), 0);
+    ck_assert_int_eq(m2s_state_claim(st, key, number, 30), M2S_CLAIM_OK);
+    ck_assert_int_eq(m2s_state_mark_sent_sms(st, key, number, id, &sm), 0);
+}
+
+/* Every SMS of the test is due now. */
+static void make_due(const char *dir)
+{
+    sql(dir, "UPDATE journal SET next_check = 0");
+}
+
+/* The journal remembers each SMS; a check is due only after its time;
+ * news goes into the history; an outcome ends it once and is counted. */
+START_TEST(test_track_lifecycle)
+{
+    char *dir = state_dir();
+    m2s_state *st = open_ok(dir);
+    m2s_tracked *v = NULL;
+    size_t n = 9;
+    bool applied = false, ok = false;
+    track_send(st, "mid:m1@example.com", "+31611111111", "bird-1", "oncall");
+    /* Dropped and duplicate marks are not followed. */
+    ck_assert_int_eq(m2s_state_mark_sent(st, "mid:m1@example.com", "+31622222222", "dropped"), 0);
+
+    ck_assert_int_eq(m2s_state_track_take(st, 100, 60, false, &v, &n), 0);
+    ck_assert_uint_eq(n, 0);                /* first check after 15 s */
+    m2s_tracked_free(v, n);
+    make_due(dir);
+    ck_assert_int_eq(m2s_state_track_take(st, 100, 60, true, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);                /* peek claims nothing ... */
+    m2s_tracked_free(v, n);
+    ck_assert_int_eq(m2s_state_track_take(st, 100, 60, false, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);                /* ... so it is still there */
+    ck_assert_str_eq(v[0].bird_id, "bird-1");
+    ck_assert_str_eq(v[0].alias, "oncall");
+    ck_assert_str_eq(v[0].recipient, "oncall@sms.example.com");
+    ck_assert_str_eq(v[0].sender, "nagios@example.com");
+    ck_assert_str_eq(v[0].queue_id, "4F3A21C0E2");
+    ck_assert_str_eq(v[0].message_id, "<m1@example.com>");
+    ck_assert_str_eq(v[0].subject, "PROBLEM: web1 down");
+    ck_assert_str_eq(v[0].status, "accepted");
+    ck_assert_int_eq(v[0].parts, 2);
+    ck_assert_ptr_null(v[0].outcome);
+    ck_assert(v[0].accepted > 1e9);
+    m2s_tracked_free(v, n);
+
+    m2s_track_event sent = { "sent", NULL, NULL, NULL, 30, true, false };
+    ck_assert_int_eq(m2s_state_track_apply(st, "mid:m1@example.com", "+31611111111", &sent,
+                                           &applied), 0);
+    ck_assert(applied);
+    ck_assert_int_eq(m2s_state_track_apply(st, "mid:m1@example.com", "+31611111111", &sent,
+                                           &applied), 0);
+    ck_assert_int_eq(sql_long(dir, "SELECT count(*) FROM sms_status"), 2);  /* accepted, sent */
+    ck_assert_int_eq(sql_long(dir, "SELECT checks FROM journal WHERE number = '+31611111111'"), 2);
+    /* Not due again before its next check. */
+    ck_assert_int_eq(m2s_state_track_take(st, 100, 60, false, &v, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    m2s_tracked_free(v, n);
+
+    m2s_track_event failed = { "delivery_failed", "unknown_subscriber", "sms-messagebird 15005",
+                               "delivery_failed", 0, true, true };
+    ck_assert_int_eq(m2s_state_track_apply(st, "mid:m1@example.com", "+31611111111", &failed,
+                                           &applied), 0);
+    ck_assert(applied);
+    /* Never an outcome twice. */
+    ck_assert_int_eq(m2s_state_track_apply(st, "mid:m1@example.com", "+31611111111", &failed,
+                                           &applied), 0);
+    ck_assert(!applied);
+    /* Its actions are still ours; another tracker does not get them. */
+    m2s_state *other = open_ok(dir);
+    ck_assert_int_eq(m2s_state_track_take(other, 100, 60, false, &v, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    m2s_tracked_free(v, n);
+    ck_assert_int_eq(m2s_state_track_action(st, "mid:m1@example.com", "+31611111111", "notify",
+                                            "sending", &ok), 0);
+    ck_assert(ok);
+    ck_assert_int_eq(m2s_state_track_action(st, "mid:m1@example.com", "+31611111111", "notify",
+                                            "sending", &ok), 0);
+    ck_assert(!ok);                         /* at most once */
+    ck_assert_int_eq(m2s_state_track_action(st, "mid:m1@example.com", "+31611111111", "notify",
+                                            "sent", &ok), 0);
+    ck_assert_int_eq(m2s_state_track_action(st, "mid:m1@example.com", "+31611111111", "done",
+                                            NULL, &ok), 0);
+    ck_assert_int_eq(m2s_state_track_take(other, 100, 60, false, &v, &n), 0);
+    ck_assert_uint_eq(n, 0);                /* done: nothing left */
+    m2s_tracked_free(v, n);
+
+    ck_assert_int_eq(m2s_state_track_find(st, "4F3A21C0E2", &v, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].outcome, "delivery_failed");
+    ck_assert_str_eq(v[0].reason, "unknown_subscriber");
+    ck_assert_str_eq(v[0].source, "sms-messagebird 15005");
+    ck_assert_str_eq(v[0].notify, "sent");
+    m2s_tracked_free(v, n);
+
+    /* The counter stays when the journal is purged. */
+    ck_assert_int_eq(m2s_state_counter_add(st, "deferred:4.4.2", 3), 0);
+    ck_assert_int_eq(m2s_state_counter_add(st, "deferred:4.4.2", 1), 0);
+    sql(dir, "UPDATE journal SET updated = 1000; UPDATE mails SET t = 1000;"
+             " UPDATE sms_status SET t = 1000");
+    ck_assert_int_eq(m2s_state_purge(st, 30), 0);
+    ck_assert_int_eq(sql_long(dir, "SELECT count(*) FROM journal"), 0);
+    ck_assert_int_eq(sql_long(dir, "SELECT count(*) FROM mails"), 0);
+    ck_assert_int_eq(sql_long(dir, "SELECT count(*) FROM sms_status"), 0);
+    m2s_counter *c = NULL;
+    long followed = 9;
+    double oldest = 9;
+    ck_assert_int_eq(m2s_state_metrics(st, &c, &n, &followed, &oldest), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(c[0].name, "deferred:4.4.2");
+    ck_assert_int_eq(c[0].n, 4);
+    ck_assert_str_eq(c[1].name, "final:delivery_failed");
+    ck_assert_int_eq(c[1].n, 1);
+    ck_assert_int_eq(followed, 0);
+    m2s_counters_free(c, n);
+    m2s_state_close(other);
+    m2s_state_close(st);
+    free(dir);
+}
+END_TEST
+
+/* Two trackers at once take different SMS; a dead one's claims run out. */
+START_TEST(test_track_two_takers)
+{
+    char *dir = state_dir();
+    m2s_state *a = open_ok(dir), *b = open_ok(dir);
+    m2s_tracked *va = NULL, *vb = NULL;
+    size_t na = 0, nb = 0;
+    char num[16], id[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(num, sizeof num, "+3161000000%d", i);
+        snprintf(id, sizeof id, "bird-%d", i);
+        track_send(a, "k", num, id, NULL);
+    }
+    make_due(dir);
+    ck_assert_int_eq(m2s_state_track_take(a, 6, 1, false, &va, &na), 0);
+    ck_assert_int_eq(m2s_state_track_take(b, 100, 60, false, &vb, &nb), 0);
+    ck_assert_uint_eq(na, 6);
+    ck_assert_uint_eq(nb, 4);
+    for (size_t i = 0; i < na; i++)
+        for (size_t k = 0; k < nb; k++)
+            ck_assert_str_ne(va[i].number, vb[k].number);
+    m2s_tracked_free(vb, nb);
+    /* a "dies": after its lease b may take its six. */
+    sql(dir, "UPDATE journal SET track_until = 1"
+             " WHERE track_until < (SELECT min(track_until) FROM journal) + 30");
+    ck_assert_int_eq(m2s_state_track_take(b, 100, 60, false, &vb, &nb), 0);
+    ck_assert_uint_eq(nb, 6);               /* the six; its own four wait for it */
+    for (size_t k = 0; k < nb; k++) {
+        bool was_a = false;
+        for (size_t i = 0; i < na; i++)
+            was_a = was_a || strcmp(vb[k].number, va[i].number) == 0;
+        ck_assert_msg(was_a, "b took %s, which was not a's", vb[k].number);
+    }
+    m2s_tracked_free(vb, nb);
+    m2s_tracked_free(va, na);
+    m2s_state_close(a);
+    m2s_state_close(b);
+    free(dir);
+}
+END_TEST
+
+/* --status finds an SMS by each kind of query. */
+START_TEST(test_track_find)
+{
+    char *dir = state_dir();
+    m2s_state *st = open_ok(dir);
+    m2s_tracked *v = NULL;
+    size_t n = 0;
+    track_send(st, "mid:m1@example.com", "+31611111111", "bird-1", "OnCall");
+    const char *hits[] = { "4F3A21C0E2", "<m1@example.com>", "m1@example.com", "+31611111111",
+                           "31611111111", "oncall", "bird-1" };
+    for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++) {
+        ck_assert_int_eq(m2s_state_track_find(st, hits[i], &v, &n), 0);
+        ck_assert_msg(n == 1, "%s: %zu", hits[i], n);
+        m2s_tracked_free(v, n);
+    }
+    ck_assert_int_eq(m2s_state_track_find(st, "+31699999999", &v, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    m2s_tracked_free(v, n);
+    m2s_state_close(st);
+    free(dir);
+}
+END_TEST
+
+/* A journal of schema 2 (today's relays): its rows with a Bird id are
+ * followed after the migration, and still block a second send. */
+START_TEST(test_sqlite_migrates_v2)
+{
+    char *dir = state_dir();
+    ck_assert_int_eq(mkdir(dir, 0750), 0);
+    char *path = xasprintf("%s/state.sqlite", dir);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+        "CREATE TABLE journal (mail_key TEXT NOT NULL, number TEXT NOT NULL,"
+        " state TEXT NOT NULL CHECK (state IN ('claimed', 'sent')), owner TEXT,"
+        " lease_until REAL, message_id TEXT, updated REAL NOT NULL,"
+        " PRIMARY KEY (mail_key, number));"
+        "CREATE TABLE events (kind TEXT NOT NULL, who TEXT NOT NULL, t REAL NOT NULL);"
+        "CREATE TABLE suppressed (number TEXT PRIMARY KEY, n INTEGER NOT NULL,"
+        " updated REAL NOT NULL);"
+        "CREATE TABLE recent (number TEXT NOT NULL, digest TEXT NOT NULL,"
+        " mail_key TEXT NOT NULL, t REAL NOT NULL, PRIMARY KEY (number, digest));"
+        "CREATE TABLE rate_cap (bucket TEXT PRIMARY KEY, next_at REAL NOT NULL);"
+        "CREATE TABLE outage (name TEXT PRIMARY KEY, since REAL NOT NULL,"
+        " next_probe REAL NOT NULL, prober TEXT, probe_until REAL NOT NULL DEFAULT 0);"
+        "INSERT INTO journal VALUES ('old', '+31611111111', 'sent', 'x', NULL, 'bird-9', 1e9);"
+        "INSERT INTO journal VALUES ('old', '+31622222222', 'sent', 'x', NULL, 'dropped', 1e9);"
+        "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    m2s_state *st = open_ok(dir);
+    ck_assert_int_eq(sql_long(dir, "PRAGMA user_version"), M2S_STATE_SCHEMA_VERSION);
+    ck_assert_int_eq(m2s_state_claim(st, "old", "+31611111111", 30), M2S_CLAIM_SENT);
+    m2s_tracked *v = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(m2s_state_track_take(st, 100, 60, false, &v, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].bird_id, "bird-9");
+    ck_assert_str_eq(v[0].status, "accepted");
+    ck_assert(v[0].accepted == 1e9);
+    m2s_tracked_free(v, n);
+    m2s_state_close(st);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 /* Tests of the interface, on whichever backend the case runs. */
 static void add_interface_tests(TCase *tc)
 {
@@ -1097,6 +1338,9 @@ static void add_interface_tests(TCase *tc)
     tcase_add_test(tc, test_rate_lease);
     tcase_add_test(tc, test_outage);
     tcase_add_test(tc, test_null_arguments);
+    tcase_add_test(tc, test_track_lifecycle);
+    tcase_add_test(tc, test_track_two_takers);
+    tcase_add_test(tc, test_track_find);
 }
 
 /* The private cluster: started once for the whole run by
@@ -1169,6 +1413,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_open_not_a_database);
     tcase_add_test(tc, test_open_unwritable);
     tcase_add_test(tc, test_sqlite_migrates_v1);
+    tcase_add_test(tc, test_sqlite_migrates_v2);
     add_interface_tests(tc);
     suite_add_tcase(s, tc);
 

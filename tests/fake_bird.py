@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """A fake Bird Channels API for the integration tests (standard library only).
 
-It answers the three calls mail2sms makes -- send a message, ask for a
-presigned upload, upload to the presigned URL -- with the checks Bird (and
-S3) would make, records every request, and can be told to fail in chosen
-ways through the /_fake control endpoints:
+It answers the calls mail2sms makes -- send a message, read a message's
+status, ask for a presigned upload, upload to the presigned URL -- with
+the checks Bird (and S3) would make, records every request, and can be
+told to fail in chosen ways through the /_fake control endpoints:
 
   GET  /_fake/requests   every request received on the Bird endpoints
-  POST /_fake/reset      forget requests, faults and stored media
+  GET  /_fake/gets       every status read served: id, number, time, answer
+  POST /_fake/reset      forget requests, faults, scripts and stored media
   POST /_fake/faults     {"rules": [...]} or {"random": {...}}
   POST /_fake/latency    {"seconds": S}: delay every Bird request
+  POST /_fake/status     a status script for a number, or for every number
 
 Run: fake_bird.py --port 0 --port-file FILE [--workspace WS] [--channel CH]
      [--access-key KEY] [--log FILE] [--latency SECONDS]
@@ -311,6 +313,9 @@ class State:
         self.rng = None
         self.uploads = {}   # id -> {"fields": {...}, "content_type": ct}
         self.media = {}     # id -> (content_type, bytes)
+        self.messages = {}  # Bird id -> {"number", "message" (as sent back), "reads"}
+        self.scripts = {}   # number -> [step, ...]; "*" for every other number
+        self.gets = []      # {"id", "number", "t", "status", "answer"} per status read
 
     def next_fault(self, endpoint, numbers, content_type=None):
         """Called with the lock held. Returns the rule that applies, or None.
@@ -467,6 +472,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = re.match(r"^/workspaces/([^/]+)/channels/([^/]+)/messages$", path)
         if m and method == "POST":
             endpoint = "messages"
+        mg = re.match(r"^/workspaces/([^/]+)/channels/([^/]+)/messages/([^/]+)$", path)
+        if mg and method == "GET":
+            endpoint = "message"
+            m = mg
         mp = (re.match(r"^/workspaces/([^/]+)/channels/([^/]+)/presigned-upload$", path)
               or re.match(r"^/workspaces/([^/]+)/channel-media/presigned-upload$", path))
         if mp and method == "POST":
@@ -483,6 +492,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 parsed = None
         numbers = []
+        if endpoint == "message":
+            with st.lock:
+                known = st.messages.get(mg.group(3))
+            numbers = [known["number"]] if known else []
         if endpoint == "messages" and isinstance(parsed, dict):
             try:
                 numbers = [c.get("identifierValue") for c in parsed["receiver"]["contacts"]]
@@ -511,12 +524,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(latency)
 
         if rule is not None and "latency" not in rule:
+            if endpoint == "message":
+                with st.lock:
+                    st.gets.append({"id": mg.group(3), "number": (numbers or [None])[0],
+                                    "t": rec["t"], "status": None,
+                                    "answer": "fault " + rec["fault"]})
             return self.apply_fault(rule, rec)
         if rule is not None:
             time.sleep(float(rule["latency"]))
 
         if endpoint == "messages":
             status = self.messages(m.group(1), m.group(2), body, parsed)
+        elif endpoint == "message":
+            status = self.message(m.group(1), m.group(2), m.group(3), rec)
         elif endpoint == "presign":
             status = self.presign(m.group(1), m.groups()[1] if len(m.groups()) > 1 else None,
                                   body, parsed)
@@ -548,7 +568,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        if rule.get("nonjson"):
+        if rule.get("garbage"):
+            status = self.send(200, '{"id": "', "application/json")
+        elif rule.get("nonjson") and rec["method"] == "GET":
+            status = self.send(200, "<html><body>Status</body></html>\n", "text/html")
+        elif rule.get("nonjson"):
             status = self.send(202, "<html><body><h1>Accepted</h1><p>Your request is being"
                                " processed.</p></body></html>\n", "text/html")
         else:
@@ -614,7 +638,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
             out["reference"] = parsed["reference"]
         out.update({"status": "accepted", "direction": "outgoing",
                     "lastStatusAt": now, "createdAt": now, "updatedAt": now})
+        with st.lock:
+            st.messages[out["id"]] = {"number": contacts[0].get("identifierValue"),
+                                      "message": dict(out), "reads": 0}
         return self.send(202, out)
+
+    def message(self, ws, ch, mid, rec):
+        """A message's status, as its number's script says: each read takes
+        the next step, the last step repeats."""
+        st = self.server.state
+        r = self.check_auth(ws, ch)
+        if r:
+            return r
+        with st.lock:
+            known = st.messages.get(mid)
+            step = None
+            if known is not None:
+                script = st.scripts.get(known["number"], st.scripts.get("*", ["delivered"]))
+                step = script[min(known["reads"], len(script) - 1)] if script else "delivered"
+                known["reads"] += 1
+            log = {"id": mid, "number": known["number"] if known else None, "t": rec["t"],
+                   "status": None, "answer": None}
+            st.gets.append(log)
+        if known is None:
+            log["answer"] = "404"
+            return self.send(404, bird_error(404, "The requested resource does not exist: "
+                                             "message not found"))
+        if isinstance(step, str):
+            step = {"status": step}
+        if "http" in step:
+            code = int(step["http"])
+            log["answer"] = str(code)
+            return self.send(code, bird_error(code))
+        out = dict(known["message"])
+        out["status"] = step.get("status", "delivered")
+        now = now_rfc3339()
+        out["lastStatusAt"] = out["updatedAt"] = now
+        for k in ("reason", "failure", "details"):
+            if k in step:
+                out[k] = step[k]
+        log["status"] = out["status"]
+        log["answer"] = "200"
+        return self.send(200, out)
 
     def presign(self, ws, ch, body, parsed):
         st = self.server.state
@@ -706,6 +771,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.random = None
                     st.rules = [dict(r) for r in arg.get("rules", [])]
             return self.send(200, {"ok": True})
+        if path == "/_fake/gets" and method == "GET":
+            with st.lock:
+                data = json.dumps(st.gets)
+            return self.send(200, data.encode())
+        if path == "/_fake/status" and method == "POST":
+            with st.lock:
+                known = list(arg.get("messages", []))
+                if "id" in arg:
+                    known.append({"id": arg["id"], "number": arg.get("number")})
+                for k in known:
+                    st.messages[k["id"]] = {"number": k.get("number"), "reads": 0,
+                                            "message": {"id": k["id"],
+                                                        "channelId": st.channel,
+                                                        "status": "accepted"}}
+                if "script" in arg:
+                    st.scripts[arg.get("number", "*")] = list(arg["script"])
+            return self.send(200, {"ok": True})
         if path == "/_fake/latency" and method == "POST":
             with st.lock:
                 st.latency = float(arg.get("seconds", 0))
@@ -723,7 +805,8 @@ control endpoints (on the same port):
                          {"random": {...}}: random faults, see below
 
 a RULE is a JSON object; it applies to
-  "endpoint": "messages" | "presign" | "upload" | "*" (default "*")
+  "endpoint": "messages" | "message" (status reads) | "presign" | "upload" | "*"
+              (default "*")
   "number": "+31..."       only requests for this receiver
   "content_type": "..."    only presign/upload of this type
   "skip": N                let the first N matching requests through
@@ -734,8 +817,20 @@ and does one of
   "retry_after": S         with "status": a Retry-After header
   "hang": S                read the request, say nothing for S seconds, close
   "drop": true             close the connection with a reset, no answer
-  "nonjson": true          202 with an HTML body
+  "nonjson": true          202 (a status read: 200) with an HTML body
+  "garbage": true          200 with a JSON body cut short
   "latency": S             wait S seconds, then answer normally
+
+status scripts (POST /_fake/status):
+  {"number": "+31...", "script": [STEP, ...]}   that number's messages
+  {"script": [...]}                              every other number (default
+                                                 ["delivered"])
+  {"id": "ID", "number": "+31..."}               know a message sent elsewhere
+  {"messages": [{"id": "ID", "number": "+31..."}, ...]}    many at once
+  each status read takes the next STEP, the last one repeats; a STEP is a
+  status word ("sent"), an object {"status": "delivery_failed", "reason":
+  "unknown_subscriber", "failure": {"description": ..., "source": {"code":
+  "15005", "name": "sms-messagebird"}}}, or {"http": 404} for that answer
 
 random faults ("messages" only):
   {"random": {"rate": 0.3, "actions": ["500", "503", "429", "hang", "drop",

@@ -121,7 +121,8 @@ def _():
 def _():
     d = tmpdir()
     make_install(d, "bindir=/opt/m2s/bin", "localstatedir=/opt/m2s/var")
-    units = installed(d, ".service") + installed(d, ".socket")
+    units = [u for u in installed(d, ".service") + installed(d, ".socket")
+             if "-track" not in u]
     eq([os.path.basename(u) for u in units], ["mail2sms.service", "mail2sms.socket"], "units")
     with open(d + units[0], encoding="utf-8") as f:
         svc = f.read()
@@ -135,6 +136,26 @@ def _():
         sock = f.read()
     check(re.search(r"^ListenStream=/run/mail2sms/lmtp$", sock, re.M), "ListenStream")
     check(re.search(r"^SocketMode=0660$", sock, re.M), "SocketMode")
+
+
+@case("make install: the tracking timer and service, with the installed paths")
+def _():
+    d = tmpdir()
+    make_install(d, "bindir=/opt/m2s/bin", "sysconfdir=/opt/m2s/etc",
+                 "systemdsystemunitdir=/opt/m2s/units")
+    eq(installed(d, ".timer"), ["/opt/m2s/units/mail2sms-track.timer"], "timer")
+    with open(d + "/opt/m2s/units/mail2sms-track.service", encoding="utf-8") as f:
+        svc = f.read()
+    m = re.search(r"^ExecStart=(\S+) --track -c (\S+)$", svc, re.M)
+    check(m, "no ExecStart with --track: %s" % svc)
+    eq(m.groups(), ("/opt/m2s/bin/mail2sms", "/opt/m2s/etc/mail2sms/mail2sms.conf"), "ExecStart")
+    check(re.search(r"^User=mail2sms$", svc, re.M), "not run as mail2sms")
+    check(re.search(r"^ConditionFileNotEmpty=/opt/m2s/etc/mail2sms/access_key$", svc, re.M),
+          "the condition names the installed key file")
+    with open(d + "/opt/m2s/units/mail2sms-track.timer", encoding="utf-8") as f:
+        timer = f.read()
+    check(re.search(r"^OnUnitActiveSec=1min$", timer, re.M), "not every minute: %s" % timer)
+    check(re.search(r"^WantedBy=timers.target$", timer, re.M), "not wanted by timers.target")
 
 
 # ------------------------------------------------------------ the pipe user

@@ -261,7 +261,7 @@ def _():
         f.write(pg_instance.PASSWORD + "\n")
     k = run(["--check-config", "-c", c])
     eq(k.rc, 0, "--check-config with the right password (%r)" % k)
-    check("connected, schema version 2" in k.out and "not shown" in k.out, "output %r" % k.out)
+    check("connected, schema version 3" in k.out and "not shown" in k.out, "output %r" % k.out)
     check(pg_instance.PASSWORD not in k.out, "the password was shown: %r" % k.out)
     eq(send(c, mail()).rc, 0, "run with the right password")
     # A password file others can read is refused.
@@ -294,9 +294,9 @@ def _():
         PG.psql("UPDATE m2s_schema SET version = 1")
         i = run(["--init-state", "-c", c])
         eq(i.rc, 0, "--init-state (%r)" % i)
-        check("migrated from version 1 to 2" in i.out, "output %r" % i.out)
+        check("migrated from version 1 to 3" in i.out, "output %r" % i.out)
     finally:
-        PG.psql("UPDATE m2s_schema SET version = 2")
+        PG.psql("UPDATE m2s_schema SET version = 3")
     eq(send(c, mail()).rc, 0, "run after the migration")
 
 
