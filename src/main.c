@@ -19,73 +19,11 @@
 #include "http.h"
 #include "log.h"
 #include "mail.h"
+#include "modes.h"
 #include "outcome.h"
-#include "report.h"
 #include "run.h"
 #include "service.h"
-#include "track.h"
 #include "util.h"
-
-/* The last resort behind `deadline`: whatever is still running then (a
- * pathological mail, a stuck library call) ends with EX_TEMPFAIL, before
- * Postfix's own time limit would kill the run and bounce the mail.
- * Numbers accepted so far are in the journal already. */
-static void on_deadline(int sig)
-{
-    (void)sig;
-    m2s_outcome_exit_now(M2S_LAST_DEADLINE);
-}
-
-/* --track, --status, --metrics: the journal's modes. Exit code. */
-static int journal_mode(const m2s_cli *cli)
-{
-    m2s_strv problems = { 0 };
-    m2s_transport *reads = NULL, *sends = NULL;
-    char *why = NULL;
-    int rc = EX_CONFIG;
-    const char *path = cli->config_path ? cli->config_path : m2s_config_default_path();
-    m2s_config *cfg = m2s_config_load(path, &problems);
-    m2s_log_open(cli->track ? "tracking" : NULL, cli->verbose);
-    if (!cfg) {
-        for (size_t i = 0; i < problems.n; i++)
-            fprintf(stderr, "%s\n", problems.v[i]);
-        goto out;
-    }
-    if (cfg->log_file && !cli->dry_run && cli->track &&
-        m2s_log_to_file(cfg->log_file, cfg->log_time == M2S_LOG_TIME_ISO8601, &why) != 0) {
-        m2s_log(LOG_WARNING, "%s; logging to syslog", why);
-        free(why);
-    }
-    if (cli->status_query) {
-        rc = m2s_report_status(cfg, cli->status_query, cli->json, stdout);
-    } else if (cli->metrics) {
-        rc = m2s_report_metrics(cfg, stdout);
-    } else {
-        /* The last resort, as for a mail: the pass keeps its own deadline. */
-        signal(SIGALRM, on_deadline);
-        alarm((unsigned)cfg->deadline + 30);
-        reads = cli->dry_run ? m2s_dryrun_new(stdout)
-                             : m2s_http_new_rate(cfg, cfg->track_max_rate);
-        sends = cli->dry_run ? m2s_dryrun_new(stdout) : m2s_http_new(cfg);
-        if (!reads || !sends) {
-            m2s_log(LOG_ERR, "cannot initialise libcurl");
-            rc = EX_TEMPFAIL;
-            goto out;
-        }
-        m2s_track_opts o = { reads, sends, cli->dry_run, stdout,
-                             m2s_now() + (double)cfg->deadline - 1.0 };
-        m2s_mail_init();
-        rc = m2s_track_pass(cfg, &o);
-        m2s_mail_shutdown();
-    }
-out:
-    fflush(stdout);
-    m2s_transport_free(reads);
-    m2s_transport_free(sends);
-    m2s_config_free(cfg);
-    m2s_strv_clear(&problems);
-    return rc;
-}
 
 int main(int argc, char **argv)
 {
@@ -115,7 +53,7 @@ int main(int argc, char **argv)
     if (m2s_run_admin(&cli, stdout, &rc))
         goto out;
     if (cli.track || cli.status_query || cli.metrics) {
-        rc = journal_mode(&cli);
+        rc = m2s_modes_journal(&cli);
         goto out;
     }
     m2s_log_open(cli.queue_id, cli.verbose);
@@ -146,7 +84,7 @@ int main(int argc, char **argv)
         goto out;
     }
     double deadline_at = m2s_now() + (double)cfg->deadline - 1.0;
-    signal(SIGALRM, on_deadline);
+    signal(SIGALRM, m2s_outcome_on_alarm);
     alarm((unsigned)cfg->deadline);
 
     if (m2s_read_all(STDIN_FILENO, (size_t)cfg->max_message_bytes, &input, &too_large) != 0)

@@ -117,6 +117,12 @@ void m2s_outcome_exit_now(m2s_last_words which)
     _exit(table[last_words[which].cls].exit_code);
 }
 
+void m2s_outcome_on_alarm(int sig)
+{
+    (void)sig;
+    m2s_outcome_exit_now(M2S_LAST_DEADLINE);
+}
+
 static void out_of_memory(void)
 {
     m2s_outcome_exit_now(M2S_LAST_OUT_OF_MEMORY);

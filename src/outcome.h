@@ -96,6 +96,12 @@ typedef enum m2s_last_words {
  * Async-signal-safe: a signal handler may call it. */
 void m2s_outcome_exit_now(m2s_last_words which) __attribute__((noreturn));
 
+/* A SIGALRM handler for the last resort behind `deadline`: whatever is
+ * still running then (a pathological mail, a stuck library call) ends
+ * with M2S_LAST_DEADLINE, before Postfix's own time limit would kill the
+ * run and bounce the mail. What was accepted is in the journal already. */
+void m2s_outcome_on_alarm(int sig);
+
 /* Make running out of memory end the process with M2S_LAST_OUT_OF_MEMORY
  * (util.h's allocators call it). Call once at start. */
 void m2s_outcome_init(void);
